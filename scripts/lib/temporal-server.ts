@@ -1,0 +1,94 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { connect } from 'node:net';
+import { dirname } from 'node:path';
+import { devServerSearchAttributeFlags } from '../../src/temporal/search-attributes';
+import { freePort, waitUntil } from './ports';
+import { requireTool } from './tools';
+
+/** Options of a local Temporal dev server. */
+export interface TemporalServerOptions {
+  /** SQLite file that keeps the server's state across restarts; in memory when absent. */
+  dbFile?: string;
+  /** gRPC port on 127.0.0.1; a free one when absent. */
+  port?: number;
+  /** Port of the web UI; headless when absent. */
+  uiPort?: number;
+}
+
+/** A `temporal server start-dev` process. */
+export interface LocalTemporalServer {
+  /** `127.0.0.1:PORT`, the frontend address for clients and workers. */
+  readonly address: string;
+  readonly port: number;
+  /** Web UI address, when started with one. */
+  readonly uiUrl?: string;
+  readonly process: ChildProcess;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+function portAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Starts `temporal server start-dev` with the product's search attributes registered, and waits
+ * until its frontend port accepts connections.
+ */
+export async function startTemporalServer(options: TemporalServerOptions = {}): Promise<LocalTemporalServer> {
+  const binary = requireTool('temporal');
+  const port = options.port ?? (await freePort());
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error'];
+  args.push(...devServerSearchAttributeFlags());
+  if (options.dbFile) {
+    mkdirSync(dirname(options.dbFile), { recursive: true });
+    args.push('--db-filename', options.dbFile);
+  }
+  if (options.uiPort) {
+    args.push('--ui-port', String(options.uiPort));
+  } else {
+    args.push('--headless');
+  }
+  // The dev server also listens on a metrics and an HTTP port; free ones avoid clashes between servers.
+  args.push('--metrics-port', String(await freePort()), '--http-port', String(await freePort()));
+
+  const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    await waitUntil(`Temporal dev server on 127.0.0.1:${port}`, async () => {
+      if (child.exitCode !== null) {
+        throw new Error(`exited with code ${child.exitCode}`);
+      }
+      return portAnswers(port);
+    });
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw new Error(`Temporal dev server did not start: ${(error as Error).message}; stderr: ${stderr}`);
+  }
+
+  return {
+    address: `127.0.0.1:${port}`,
+    port,
+    uiUrl: options.uiPort ? `http://127.0.0.1:${options.uiPort}` : undefined,
+    process: child,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill(signal);
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+}

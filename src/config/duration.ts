@@ -1,0 +1,26 @@
+import { z } from 'zod';
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION_PATTERN = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+
+/** Parses `250ms`, `30s`, `10m`, `1.5h`, `7d` into milliseconds; undefined when the text is not of that form. */
+export function parseDuration(text: string): number | undefined {
+  const match = DURATION_PATTERN.exec(text.trim());
+  if (!match) {
+    return undefined;
+  }
+  return Math.round(Number(match[1]) * UNIT_MS[match[2]]);
+}
+
+/** A duration written as a number and a unit (ms, s, m, h, d), read as milliseconds. */
+export const durationSchema = z.string().transform((text, context) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    context.addIssue({
+      code: 'custom',
+      message: `invalid duration "${text}"; expected a number and a unit (ms, s, m, h, d), e.g. 30s, 10m, 72h`,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});

@@ -1,0 +1,118 @@
+import { readFileSync } from 'node:fs';
+import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import type { z } from 'zod';
+import { type Pipeline, pipelineSchema } from './schema';
+
+/** One problem found in a pipeline file. */
+export interface PipelineProblem {
+  /** Path in the file, e.g. `stages[2].approval.required`; empty for the whole document. */
+  path: string;
+  /** 1-based line of the value, when the YAML parser located it. */
+  line?: number;
+  message: string;
+}
+
+/** Thrown when a pipeline file cannot be read, is not YAML, or does not match the schema. */
+export class InvalidPipelineError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: PipelineProblem[],
+  ) {
+    super(
+      `invalid pipeline ${source}:\n` +
+        problems
+          .map((problem) => {
+            const where = [problem.path || '(document)', problem.line ? `line ${problem.line}` : ''].filter(Boolean);
+            return `  - ${where.join(', ')}: ${problem.message}`;
+          })
+          .join('\n'),
+    );
+    this.name = 'InvalidPipelineError';
+  }
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((text, key) => {
+    if (typeof key === 'number') {
+      return `${text}[${key}]`;
+    }
+    return text ? `${text}.${String(key)}` : String(key);
+  }, '');
+}
+
+/** Finds the YAML node at a schema path, to report its line. */
+function nodeAt(root: unknown, path: readonly PropertyKey[]): YamlNode | undefined {
+  let node = root;
+  for (const key of path) {
+    if (isMap(node)) {
+      node = node.get(key, true);
+    } else if (isSeq(node) && typeof key === 'number') {
+      node = node.get(key, true);
+    } else {
+      return undefined;
+    }
+  }
+  return node as YamlNode | undefined;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') {
+    return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}`;
+  }
+  return issue.message;
+}
+
+/** Validates a parsed pipeline object; `source` names it in errors. */
+export function parsePipeline(value: unknown, source = 'pipeline'): Pipeline {
+  const result = pipelineSchema.safeParse(value);
+  if (!result.success) {
+    throw new InvalidPipelineError(
+      source,
+      result.error.issues.map((issue) => ({ path: formatPath(issue.path), message: describeIssue(issue) })),
+    );
+  }
+  return result.data;
+}
+
+/** Parses and validates pipeline YAML text; errors name the path in the file and its line. */
+export function parsePipelineYaml(text: string, source = 'pipeline'): Pipeline {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (document.errors.length > 0) {
+    throw new InvalidPipelineError(
+      source,
+      document.errors.map((error) => ({
+        path: '',
+        line: error.linePos?.[0].line,
+        message: `not valid YAML: ${error.message.split('\n')[0]}`,
+      })),
+    );
+  }
+  const result = pipelineSchema.safeParse(document.toJS());
+  if (result.success) {
+    return result.data;
+  }
+  throw new InvalidPipelineError(
+    source,
+    result.error.issues.map((issue) => {
+      const node = nodeAt(document.contents, issue.path);
+      const offset = node?.range?.[0];
+      return {
+        path: formatPath(issue.path),
+        line: offset === undefined ? undefined : lineCounter.linePos(offset).line,
+        message: describeIssue(issue),
+      };
+    }),
+  );
+}
+
+/** Reads, parses and validates a pipeline file. */
+export function loadPipelineFile(path: string): Pipeline {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new InvalidPipelineError(path, [{ path: '', message: `cannot read the file: ${(error as Error).message}` }]);
+  }
+  return parsePipelineYaml(text, path);
+}

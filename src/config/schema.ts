@@ -1,0 +1,141 @@
+import { z } from 'zod';
+import { durationSchema } from './duration';
+import { checkTagTemplate } from './tag-template';
+
+const NAME_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
+const TAG_PATTERN = /^[\w][\w.-]{0,127}$/;
+const REPOSITORY_PATTERN = /^[^\s@]+$/;
+
+const nameSchema = z
+  .string()
+  .regex(NAME_PATTERN, 'expected a lowercase name of letters, digits and "-", starting with a letter, e.g. staging');
+
+const tagSchema = z
+  .string()
+  .regex(TAG_PATTERN, 'expected a tag of up to 128 letters, digits, "_", "." or "-", e.g. prod');
+
+/**
+ * A stage's repository, written as a reference without tag or digest (`registry.example.com/team/app`).
+ * The full parse happens where the pipeline is used, through `Reference.parse`.
+ */
+const repositorySchema = z
+  .string()
+  .regex(REPOSITORY_PATTERN, 'expected a repository without tag or digest, e.g. registry.example.com:5000/team/app')
+  .refine((text) => !text.slice(text.lastIndexOf('/') + 1).includes(':'), {
+    message:
+      'expected a repository without tag, e.g. registry.example.com:5000/team/app; stage tags come from environmentTag and tags',
+  });
+
+/** A test hook: a command or an HTTP request, run after a stage's tags are moved. */
+export const hookSchema = z
+  .object({
+    /** Name shown in status and ledger. */
+    name: nameSchema,
+    /**
+     * Command and arguments, run without a shell. Its environment has PROMOTE_IMAGE (repository@digest),
+     * PROMOTE_DIGEST, PROMOTE_REPOSITORY, PROMOTE_STAGE, PROMOTE_PIPELINE and PROMOTE_RELEASE.
+     */
+    command: z.array(z.string().min(1)).min(1).optional(),
+    /** HTTP request; `${PROMOTE_IMAGE}`-style placeholders in url are replaced by the same values. */
+    http: z
+      .object({
+        url: z.url(),
+        method: z.enum(['GET', 'POST', 'PUT', 'HEAD']).default('GET'),
+        headers: z.record(z.string(), z.string()).default({}),
+        /** Statuses that count as a pass; default any 2xx. */
+        expectStatus: z.array(z.number().int().min(100).max(599)).optional(),
+      })
+      .strict()
+      .optional(),
+    /** Extra environment variables for a command hook. */
+    env: z.record(z.string(), z.string()).default({}),
+    /** How long one run may take; default 5m. */
+    timeout: durationSchema.default(5 * 60_000),
+  })
+  .strict()
+  .refine((hook) => (hook.command === undefined) !== (hook.http === undefined), {
+    message: 'a hook needs exactly one of "command" (a list: program and arguments) or "http" (an object with url)',
+  });
+
+/** An approval gate: who may approve a stage, and how many distinct approvals it needs. */
+export const approvalSchema = z
+  .object({
+    /** People allowed to approve or reject. */
+    approvers: z.array(z.string().min(1)).min(1),
+    /** Distinct approvals needed; default 1. */
+    required: z.number().int().min(1).default(1),
+    /** Whether the person who started the release may approve it; default false. */
+    allowSelfApproval: z.boolean().default(false),
+    /** How long to wait for approval before the release ends as expired; default 7d. */
+    timeout: durationSchema.default(7 * 86_400_000),
+  })
+  .strict()
+  .refine((approval) => approval.required <= approval.approvers.length, {
+    message: 'required approvals cannot exceed the number of approvers',
+    path: ['required'],
+  });
+
+/** One environment of the pipeline. */
+export const stageSchema = z
+  .object({
+    name: nameSchema,
+    /** Repository this stage's images live in; any registry. */
+    repository: repositorySchema,
+    /** Tag that deployments of this environment follow, e.g. prod. */
+    environmentTag: tagSchema,
+    /** Extra tag templates, e.g. "%n" (source tag), "sha-%s", "%Y%m%d-%H%M%S". */
+    tags: z
+      .array(
+        z.string().superRefine((template, context) => {
+          const problem = checkTagTemplate(template);
+          if (problem) {
+            context.addIssue({ code: 'custom', message: problem });
+          }
+        }),
+      )
+      .default([]),
+    /** Test hooks, run in order after the tags move; a failing hook rolls the stage back. */
+    hooks: z.array(hookSchema).default([]),
+    /** Approval gate, checked before the stage starts. */
+    approval: approvalSchema.optional(),
+    /** Time after a successful promotion before the next stage may start; default 0. */
+    soak: durationSchema.default(0),
+  })
+  .strict();
+
+/** A pipeline file. */
+export const pipelineSchema = z
+  .object({
+    /** Pipeline name; part of every release id. */
+    name: nameSchema,
+    /** Stages in order; the first is the source, where CI pushes. */
+    stages: z.array(stageSchema).min(2, 'expected at least two stages: the source and one target'),
+    /** Registries reached over plain HTTP (loopback registries always are). */
+    insecureRegistries: z.array(z.string().min(1)).default([]),
+  })
+  .strict()
+  .superRefine((pipeline, context) => {
+    const seen = new Set<string>();
+    pipeline.stages.forEach((stage, index) => {
+      if (seen.has(stage.name)) {
+        context.addIssue({
+          code: 'custom',
+          message: `duplicate stage name "${stage.name}"`,
+          path: ['stages', index, 'name'],
+        });
+      }
+      seen.add(stage.name);
+    });
+    if (pipeline.stages[0]?.approval) {
+      context.addIssue({
+        code: 'custom',
+        message: 'the first stage is the source and cannot have an approval gate',
+        path: ['stages', 0, 'approval'],
+      });
+    }
+  });
+
+export type Hook = z.output<typeof hookSchema>;
+export type Approval = z.output<typeof approvalSchema>;
+export type Stage = z.output<typeof stageSchema>;
+export type Pipeline = z.output<typeof pipelineSchema>;

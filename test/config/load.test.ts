@@ -1,0 +1,98 @@
+import { InvalidPipelineError, parsePipelineYaml } from '../../src/config/load';
+
+const VALID = `
+name: web
+stages:
+  - name: dev
+    repository: registry.example.com/dev/web
+    environmentTag: dev
+  - name: prod
+    repository: registry.example.com:5000/prod/web
+    environmentTag: prod
+    tags: ["%n", "sha-%s"]
+    soak: 10m
+    approval:
+      approvers: [alice, bob]
+      required: 2
+    hooks:
+      - name: smoke
+        command: ["./smoke.sh", "--fast"]
+`;
+
+function problemsOf(yaml: string): string[] {
+  try {
+    parsePipelineYaml(yaml, 'pipeline.yaml');
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidPipelineError);
+    return (error as InvalidPipelineError).problems.map((problem) => `${problem.path}: ${problem.message}`);
+  }
+  throw new Error('expected the pipeline to be refused');
+}
+
+describe('pipeline file', () => {
+  it('applies defaults and converts durations', () => {
+    const pipeline = parsePipelineYaml(VALID);
+    const prod = pipeline.stages[1];
+    expect(prod.soak).toBe(600_000);
+    expect(prod.approval).toEqual({
+      approvers: ['alice', 'bob'],
+      required: 2,
+      allowSelfApproval: false,
+      timeout: 604_800_000,
+    });
+    expect(prod.hooks[0]).toEqual({ name: 'smoke', command: ['./smoke.sh', '--fast'], env: {}, timeout: 300_000 });
+    expect(pipeline.stages[0].tags).toEqual([]);
+    expect(pipeline.insecureRegistries).toEqual([]);
+  });
+
+  it('reports the line of a bad value', () => {
+    try {
+      parsePipelineYaml(VALID.replace('soak: 10m', 'soak: ten minutes'), 'pipeline.yaml');
+      throw new Error('expected a failure');
+    } catch (error) {
+      const problem = (error as InvalidPipelineError).problems[0];
+      expect(problem.path).toBe('stages[1].soak');
+      expect(problem.line).toBe(11);
+      expect((error as Error).message).toContain('pipeline.yaml');
+    }
+  });
+
+  const badCases: [string, string, string][] = [
+    [
+      'tag on a repository',
+      VALID.replace('5000/prod/web', '5000/prod/web:1.0'),
+      'stages[1].repository: expected a repository without tag',
+    ],
+    ['unknown template token', VALID.replace('"sha-%s"', '"%q"'), 'stages[1].tags[1]: unknown token "%q"'],
+    [
+      'hook with neither command nor http',
+      VALID.replace('        command: ["./smoke.sh", "--fast"]\n', ''),
+      'stages[1].hooks[0]: a hook needs exactly one of',
+    ],
+    [
+      'more required approvals than approvers',
+      VALID.replace('required: 2', 'required: 3'),
+      'stages[1].approval.required: required approvals cannot exceed',
+    ],
+    ['unknown field', VALID.replace('soak: 10m', 'soak: 10m\n    sleep: 1'), 'stages[1]: unknown field "sleep"'],
+    ['bad duration', VALID.replace('soak: 10m', 'soak: 10 min'), 'stages[1].soak: invalid duration "10 min"'],
+    ['duplicate stage', VALID.replace('name: prod', 'name: dev'), 'stages[1].name: duplicate stage name "dev"'],
+    ['uppercase stage name', VALID.replace('name: prod', 'name: Prod'), 'stages[1].name: expected a lowercase name'],
+    [
+      'bad environment tag',
+      VALID.replace('environmentTag: prod', 'environmentTag: "-prod"'),
+      'stages[1].environmentTag: expected a tag',
+    ],
+    ['single stage', VALID.slice(0, VALID.indexOf('  - name: prod')), 'stages: expected at least two stages'],
+    [
+      'approval on the source stage',
+      VALID.replace('environmentTag: dev', 'environmentTag: dev\n    approval: { approvers: [a] }'),
+      'stages[0].approval: the first stage is the source',
+    ],
+    ['not YAML', 'name: [unclosed', ': not valid YAML'],
+  ];
+
+  it.each(badCases)('refuses %s', (_, yaml, expected) => {
+    expect(problemsOf(yaml).join('\n')).toContain(expected);
+  });
+});

@@ -67,8 +67,8 @@ describe('Reference.parse', () => {
       },
     ],
     [
-      'a' + '/b'.repeat(127),
-      { registry: 'index.docker.io', repository: 'a' + '/b'.repeat(127), text: 'index.docker.io/a' + '/b'.repeat(127) },
+      'r.io/a' + '/b'.repeat(124),
+      { registry: 'r.io', repository: 'a' + '/b'.repeat(124), text: 'r.io/a' + '/b'.repeat(124) },
     ],
   ];
 
@@ -121,7 +121,7 @@ describe('Reference.parse', () => {
     ['[::1/app', 'registry IPv6 address "[::1" is invalid'],
     ['[::1]x/app', 'registry "[::1]x" has text after the IPv6 address'],
     [':5000/app', 'registry host "" is invalid (use a hostname, an IPv4 address or [IPv6])'],
-    ['a' + '/b'.repeat(128), 'name is 257 characters long; the maximum is 255'],
+    ['r.io/a' + '/b'.repeat(125), 'name is 256 characters long; the maximum is 255'],
   ];
 
   test.each(bad)('rejects %j', (input, reason) => {

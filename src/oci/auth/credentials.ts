@@ -1,0 +1,44 @@
+/**
+ * Credentials for one registry, as `docker login` stores them. A registry token is sent to the registry as is; an
+ * identity token is an OAuth2 refresh token exchanged at the token server; a username and password serve Basic
+ * auth and token requests.
+ */
+export interface Credential {
+  username?: string;
+  password?: string;
+  identityToken?: string;
+  registryToken?: string;
+}
+
+/** Finds the credentials for a registry host (`127.0.0.1:5000`, `index.docker.io`); undefined means anonymous. */
+export interface CredentialSource {
+  lookup(registry: string): Promise<Credential | undefined>;
+}
+
+/** Credentials given in code, keyed by registry host exactly as references spell it. */
+export function staticCredentials(byRegistry: Record<string, Credential>): CredentialSource {
+  const entries = new Map(
+    Object.entries(byRegistry).map(([registry, credential]) => [registry.toLowerCase(), credential]),
+  );
+  return {
+    lookup: (registry) => Promise.resolve(entries.get(registry.toLowerCase())),
+  };
+}
+
+/** Asks each source in turn; the first that has credentials for the registry wins. */
+export function chainCredentials(...sources: CredentialSource[]): CredentialSource {
+  return {
+    async lookup(registry) {
+      for (const source of sources) {
+        const credential = await source.lookup(registry);
+        if (credential) {
+          return credential;
+        }
+      }
+      return undefined;
+    },
+  };
+}
+
+/** A source with no credentials at all: every request is anonymous. */
+export const anonymous: CredentialSource = staticCredentials({});

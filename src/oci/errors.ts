@@ -1,3 +1,7 @@
+// Reference and digest parsing errors live beside their parsers; they are re-exported so callers find every error here.
+export { InvalidReferenceError } from './reference';
+export { InvalidDigestError } from './digest';
+
 /** One entry of a registry's JSON error body, `{"errors":[{"code","message","detail"}]}` (OCI distribution spec). */
 export interface RegistryErrorDetail {
   code: string;
@@ -90,34 +94,6 @@ function formatOutcome(init: RegistryErrorInit): string {
   const messages = errors.map((error) => error.message).filter((message): message is string => Boolean(message));
   const outcome = codes ? `${init.status} ${codes}` : String(init.status);
   return messages.length > 0 ? `${outcome} (${messages.join('; ')})` : outcome;
-}
-
-/** Thrown when text is not an image reference; the message shows the expected form. */
-export class InvalidReferenceError extends Error {
-  constructor(
-    readonly input: string,
-    readonly reason: string,
-  ) {
-    super(
-      `invalid image reference ${JSON.stringify(input)}: ${reason}; ` +
-        'expected [REGISTRY/]REPOSITORY[:TAG][@DIGEST], e.g. 127.0.0.1:5000/team/app:1.2 or team/app@sha256:<64 hex>',
-    );
-    this.name = 'InvalidReferenceError';
-  }
-}
-
-/** Thrown when text is not a digest; the message shows the expected form. */
-export class InvalidDigestError extends Error {
-  constructor(
-    readonly input: string,
-    readonly reason: string,
-  ) {
-    super(
-      `invalid digest ${JSON.stringify(input)}: ${reason}; ` +
-        'expected ALGORITHM:HEX, e.g. sha256: followed by 64 lowercase hex digits',
-    );
-    this.name = 'InvalidDigestError';
-  }
 }
 
 /** Thrown when content read from or written to a registry does not hash to the digest that names it. */

@@ -50,6 +50,12 @@ function buildConfig(port: number, storageDir: string, options: RegistryOptions,
     'http:',
     `  addr: 127.0.0.1:${port}`,
     '  secret: local-registry-secret',
+    // Distribution v3 rejects manifests with foreign layers (descriptors with `urls`) unless an allow list matches.
+    'validation:',
+    '  manifests:',
+    '    urls:',
+    '      allow:',
+    "        - '^https?://'",
   ];
   if (options.users) {
     const htpasswd = join(workDir, 'htpasswd');

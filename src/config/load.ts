@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
-import type { z } from 'zod';
+import { describeIssue } from './issues';
 import { type Pipeline, pipelineSchema } from './schema';
 
 /** One problem found in a pipeline file. */
@@ -55,20 +55,16 @@ function nodeAt(root: unknown, path: readonly PropertyKey[]): YamlNode | undefin
   return node as YamlNode | undefined;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') {
-    return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}`;
-  }
-  return issue.message;
-}
-
 /** Validates a parsed pipeline object; `source` names it in errors. */
 export function parsePipeline(value: unknown, source = 'pipeline'): Pipeline {
-  const result = pipelineSchema.safeParse(value);
+  const result = pipelineSchema.safeParse(value, { reportInput: true });
   if (!result.success) {
     throw new InvalidPipelineError(
       source,
-      result.error.issues.map((issue) => ({ path: formatPath(issue.path), message: describeIssue(issue) })),
+      result.error.issues.map((issue) => ({
+        path: formatPath(issue.path),
+        message: describeIssue(issue, issue.path.length === 0),
+      })),
     );
   }
   return result.data;
@@ -88,7 +84,7 @@ export function parsePipelineYaml(text: string, source = 'pipeline'): Pipeline {
       })),
     );
   }
-  const result = pipelineSchema.safeParse(document.toJS());
+  const result = pipelineSchema.safeParse(document.toJS(), { reportInput: true });
   if (result.success) {
     return result.data;
   }
@@ -100,7 +96,7 @@ export function parsePipelineYaml(text: string, source = 'pipeline'): Pipeline {
       return {
         path: formatPath(issue.path),
         line: offset === undefined ? undefined : lineCounter.linePos(offset).line,
-        message: describeIssue(issue),
+        message: describeIssue(issue, issue.path.length === 0),
       };
     }),
   );

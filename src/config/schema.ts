@@ -6,6 +6,20 @@ const NAME_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
 const TAG_PATTERN = /^[\w][\w.-]{0,127}$/;
 const REPOSITORY_PATTERN = /^[^\s@]+$/;
 
+/** `user:password@` before the registry host. */
+const USERINFO_PATTERN = /^[^/@]*@/;
+/** Header names whose values are credentials. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'x-api-key']);
+/**
+ * Environment variable names that usually hold secrets.
+ * NOTE: a name heuristic; a secret under an innocent name still gets through.
+ */
+const SECRET_ENV_NAME = /PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|CREDENTIAL|PRIVATE_?KEY/i;
+// Every release carries its pipeline in its workflow input, so anything in the file is stored in Temporal's history.
+const CREDENTIALS_ELSEWHERE =
+  'every release stores the pipeline in its workflow history, so keep secrets with the worker: registry ' +
+  'credentials in its docker config, others in its environment, which command hooks inherit';
+
 const nameSchema = z
   .string()
   .regex(NAME_PATTERN, 'expected a lowercase name of letters, digits and "-", starting with a letter, e.g. staging');
@@ -20,6 +34,10 @@ const tagSchema = z
  */
 const repositorySchema = z
   .string()
+  .refine((text) => !USERINFO_PATTERN.test(text), {
+    message: `credentials do not belong in a repository, because ${CREDENTIALS_ELSEWHERE}`,
+    abort: true,
+  })
   .regex(REPOSITORY_PATTERN, 'expected a repository without tag or digest, e.g. registry.example.com:5000/team/app')
   .refine((text) => !text.slice(text.lastIndexOf('/') + 1).includes(':'), {
     message:
@@ -39,16 +57,44 @@ export const hookSchema = z
     /** HTTP request; `${PROMOTE_IMAGE}`-style placeholders in url are replaced by the same values. */
     http: z
       .object({
-        url: z.url(),
+        url: z.url().refine((url) => !/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(url), {
+          message: `credentials do not belong in a hook URL, because ${CREDENTIALS_ELSEWHERE}`,
+        }),
         method: z.enum(['GET', 'POST', 'PUT', 'HEAD']).default('GET'),
-        headers: z.record(z.string(), z.string()).default({}),
+        headers: z
+          .record(z.string(), z.string())
+          .superRefine((headers, context) => {
+            for (const name of Object.keys(headers)) {
+              if (CREDENTIAL_HEADERS.has(name.toLowerCase())) {
+                context.addIssue({
+                  code: 'custom',
+                  message: `header "${name}" carries a credential, which does not belong here, because ${CREDENTIALS_ELSEWHERE}`,
+                  path: [name],
+                });
+              }
+            }
+          })
+          .default({}),
         /** Statuses that count as a pass; default any 2xx. */
         expectStatus: z.array(z.number().int().min(100).max(599)).optional(),
       })
       .strict()
       .optional(),
     /** Extra environment variables for a command hook. */
-    env: z.record(z.string(), z.string()).default({}),
+    env: z
+      .record(z.string(), z.string())
+      .superRefine((env, context) => {
+        for (const name of Object.keys(env)) {
+          if (SECRET_ENV_NAME.test(name)) {
+            context.addIssue({
+              code: 'custom',
+              message: `"${name}" looks like a secret, which does not belong here, because ${CREDENTIALS_ELSEWHERE}`,
+              path: [name],
+            });
+          }
+        }
+      })
+      .default({}),
     /** How long one run may take; default 5m. */
     timeout: durationSchema.default(5 * 60_000),
   })

@@ -90,6 +90,46 @@ describe('pipeline file', () => {
       'stages[0].approval: the first stage is the source',
     ],
     ['not YAML', 'name: [unclosed', ': not valid YAML'],
+    ['empty file', '', ': the file is empty; expected a mapping with "name" and "stages"'],
+    ['list instead of a mapping', '- a\n- b', ': expected a mapping with "name" and "stages", got a list'],
+    ['missing name', VALID.replace('name: web\n', ''), 'name: missing; expected a string'],
+    [
+      'missing repository',
+      VALID.replace('    repository: registry.example.com/dev/web\n', ''),
+      'stages[0].repository: missing; expected a string',
+    ],
+    ['stages as a mapping', 'name: web\nstages: { dev: 1 }', 'stages: expected a list, got a mapping'],
+    ['numeric environment tag', VALID.replace('environmentTag: prod', 'environmentTag: 5'), 'expected a string, got 5'],
+    [
+      'string for a boolean',
+      VALID.replace('required: 2', 'required: 2\n      allowSelfApproval: "yes"'),
+      'stages[1].approval.allowSelfApproval: expected true or false, got "yes"',
+    ],
+    [
+      'zero required approvals',
+      VALID.replace('required: 2', 'required: 0'),
+      'stages[1].approval.required: expected a number >= 1, got 0',
+    ],
+    [
+      'empty approvers',
+      VALID.replace('approvers: [alice, bob]\n      required: 2', 'approvers: []'),
+      'stages[1].approval.approvers: expected at least 1 item',
+    ],
+    [
+      'unknown hook method',
+      VALID.replace('command: ["./smoke.sh", "--fast"]', 'http: { url: "https://ci.example.com/", method: DELETE }'),
+      'stages[1].hooks[0].http.method: expected one of "GET", "POST", "PUT", "HEAD", got "DELETE"',
+    ],
+    [
+      'relative hook URL',
+      VALID.replace('command: ["./smoke.sh", "--fast"]', 'http: { url: "/healthz" }'),
+      'stages[1].hooks[0].http.url: invalid URL "/healthz"; expected an absolute URL',
+    ],
+    [
+      'stage name shown with the value found',
+      VALID.replace('name: prod', 'name: Prod'),
+      'expected a lowercase name of letters, digits and "-", starting with a letter, e.g. staging; got "Prod"',
+    ],
   ];
 
   it.each(badCases)('refuses %s', (_, yaml, expected) => {

@@ -15,13 +15,21 @@ export interface CredentialSource {
   lookup(registry: string): Promise<Credential | undefined>;
 }
 
-/** Credentials given in code, keyed by registry host exactly as references spell it. */
+const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+
+/** Lower-cases a registry host and maps Docker Hub's aliases to `index.docker.io`, the name references use. */
+export function canonicalRegistry(registry: string): string {
+  const lower = registry.toLowerCase();
+  return DOCKER_HUB_ALIASES.has(lower) ? 'index.docker.io' : lower;
+}
+
+/** Credentials given in code, keyed by registry host (`127.0.0.1:5000`, `docker.io`). */
 export function staticCredentials(byRegistry: Record<string, Credential>): CredentialSource {
   const entries = new Map(
-    Object.entries(byRegistry).map(([registry, credential]) => [registry.toLowerCase(), credential]),
+    Object.entries(byRegistry).map(([registry, credential]) => [canonicalRegistry(registry), credential]),
   );
   return {
-    lookup: (registry) => Promise.resolve(entries.get(registry.toLowerCase())),
+    lookup: (registry) => Promise.resolve(entries.get(canonicalRegistry(registry))),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { AuthenticationError, RegistryError, type RegistryErrorDetail } from '../errors';
-import { describeRequest, redactUrl } from './describe';
+import { describeRequest, redactUrl, type RequestSubject } from './describe';
+import { isRetryableStatus } from './retry';
 
 /** Error bodies are short JSON documents; more than this is not an error body worth reading. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
@@ -25,7 +26,7 @@ export async function readErrorBody(body: Dispatcher.ResponseData['body']): Prom
   return parseErrorBody(Buffer.concat(chunks).toString('utf8'));
 }
 
-/** Parses `{"errors":[{"code","message","detail"}]}`, ignoring entries without a string code. */
+/** Parses `{"errors":[{"code","message","detail"}]}` or an OAuth2 error; ignores entries without a string code. */
 export function parseErrorBody(text: string): RegistryErrorDetail[] {
   let parsed: unknown;
   try {
@@ -33,7 +34,11 @@ export function parseErrorBody(text: string): RegistryErrorDetail[] {
   } catch {
     return [];
   }
-  const errors = (parsed as { errors?: unknown } | null)?.errors;
+  const { errors, error, error_description: description } = (parsed ?? {}) as Record<string, unknown>;
+  if (typeof error === 'string') {
+    // OAuth2 token endpoints answer {"error":"invalid_grant","error_description":"..."} (RFC 6749 section 5.2).
+    return [{ code: error, message: typeof description === 'string' ? description : undefined }];
+  }
   if (!Array.isArray(errors)) {
     return [];
   }
@@ -47,11 +52,6 @@ export function parseErrorBody(text: string): RegistryErrorDetail[] {
   return details;
 }
 
-/** True for statuses that a later identical request may not get: rate limiting and server-side failures. */
-export function isRetryableStatus(status: number): boolean {
-  return status === 429 || status === 408 || status === 500 || status === 502 || status === 503 || status === 504;
-}
-
 /** The request whose failure is being described. */
 export interface FailedRequest {
   method: string;
@@ -60,6 +60,14 @@ export interface FailedRequest {
   url: URL;
   actions: readonly string[];
   attempts: number;
+  /** Overrides the subject derived from the URL, as for token requests. */
+  subject?: RequestSubject;
+  /** Overrides the hint derived from the status. */
+  hint?: string;
+  /** Overrides whether a retry can help, which is otherwise derived from the status. */
+  retryable?: boolean;
+  /** Makes every non-retryable failure an AuthenticationError, as for token requests. */
+  authentication?: boolean;
 }
 
 function hintFor(request: FailedRequest, status: number, details: RegistryErrorDetail[]): string | undefined {
@@ -81,7 +89,7 @@ function hintFor(request: FailedRequest, status: number, details: RegistryErrorD
 
 /** Builds the error for a response whose status the caller does not accept. */
 export function statusError(request: FailedRequest, status: number, details: RegistryErrorDetail[]): RegistryError {
-  const { subject, digest } = describeRequest(request.registry, request.repository, request.url);
+  const { subject, digest } = request.subject ?? describeRequest(request.registry, request.repository, request.url);
   const init = {
     method: request.method,
     url: redactUrl(request.url),
@@ -91,16 +99,17 @@ export function statusError(request: FailedRequest, status: number, details: Reg
     digest,
     status,
     errors: details,
-    retryable: isRetryableStatus(status),
-    hint: hintFor(request, status, details),
+    retryable: request.retryable ?? isRetryableStatus(status),
+    hint: request.hint ?? hintFor(request, status, details),
     attempts: request.attempts,
   };
-  return status === 401 || status === 403 ? new AuthenticationError(init) : new RegistryError(init);
+  const authentication = status === 401 || status === 403 || (request.authentication && !init.retryable);
+  return authentication ? new AuthenticationError(init) : new RegistryError(init);
 }
 
 /** Builds the error for a request that got no response, such as a refused or reset connection. */
 export function connectionError(request: FailedRequest, cause: unknown, retryable: boolean): RegistryError {
-  const { subject, digest } = describeRequest(request.registry, request.repository, request.url);
+  const { subject, digest } = request.subject ?? describeRequest(request.registry, request.repository, request.url);
   const error = cause as { code?: unknown; message?: unknown };
   const code = typeof error?.code === 'string' ? `${error.code}: ` : '';
   const message = typeof error?.message === 'string' ? error.message : String(cause);

@@ -111,7 +111,7 @@ export async function pushBlob(target: RegistryTarget, repository: string, bytes
   location.searchParams.set('digest', digest);
   const response = await fetch(location, {
     method: 'PUT',
-    headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) },
+    headers: { 'content-type': 'application/octet-stream' },
     body: bytes,
   });
   await expectStatus(response, [201], `PUT blob ${digest} to ${repository}`);
@@ -143,7 +143,7 @@ export async function pushBlobStream(
   const digest = await digestAfter();
   const committed = new URL(patched.headers.get('location') ?? '', baseUrl(target));
   committed.searchParams.set('digest', digest);
-  const response = await fetch(committed, { method: 'PUT', headers: { 'content-length': '0' } });
+  const response = await fetch(committed, { method: 'PUT' });
   await expectStatus(response, [201], `PUT blob ${digest} to ${repository}`);
   await response.arrayBuffer();
 }

@@ -1,0 +1,174 @@
+import { pipeline } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  blobExists,
+  BlobSizeMismatchError,
+  cancelUpload,
+  getBlob,
+  mountBlob,
+  patchAndPutBlob,
+  putBlob,
+  startUpload,
+  verifyingStream,
+} from './blob';
+import type { Descriptor } from './digest';
+import { DigestMismatchError, RegistryError } from './errors';
+import { blobProgress, type ProgressListener } from './progress';
+import type { Reference } from './reference';
+import type { Transport } from './transport';
+
+/** How a blob reached the destination. */
+export type BlobOutcome = 'copied' | 'mounted' | 'skipped';
+
+export interface BlobCopyOptions {
+  /** `put`: one streamed PUT; `patch`: streamed PATCH, then PUT to commit. */
+  uploadMethod: 'put' | 'patch';
+  /** Attempts per streamed blob, the first included. */
+  attempts: number;
+  onProgress?: ProgressListener;
+  signal: AbortSignal;
+}
+
+/** Connection failures of a streamed request; the request is restarted from a fresh GET. */
+const RETRYABLE_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+/** Returns whether a failed blob copy may succeed when started again from a fresh GET. */
+export function isRetryableCopyError(error: unknown, signal: AbortSignal): boolean {
+  if (signal.aborted || error instanceof DigestMismatchError || error instanceof BlobSizeMismatchError) {
+    return false;
+  }
+  if (error instanceof RegistryError) {
+    return error.retryable;
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && RETRYABLE_CODES.has(code);
+}
+
+/**
+ * Copies one blob from `src` to `dst` (repositories). Foreign layers (descriptors with `urls`) stay
+ * where their URLs point. On the same registry the blob is mounted, which also covers a blob the
+ * destination has; a mount the registry declines falls back to an upload in the session it opened.
+ * Across registries a blob the destination has is skipped, others stream from GET to PUT.
+ */
+export async function copyBlob(
+  transport: Transport,
+  src: Reference,
+  dst: Reference,
+  blob: Descriptor,
+  options: BlobCopyOptions,
+): Promise<BlobOutcome> {
+  const { signal } = options;
+  if (blob.urls !== undefined && blob.urls.length > 0) {
+    options.onProgress?.({ kind: 'blob-skipped', digest: blob.digest, size: blob.size });
+    return 'skipped';
+  }
+
+  let session: string | undefined;
+  if (src.registry === dst.registry) {
+    const mount = await mountBlob(transport, dst, blob.digest, src, signal);
+    if (mount.mounted) {
+      options.onProgress?.({ kind: 'blob-mounted', digest: blob.digest, size: blob.size });
+      return 'mounted';
+    }
+    session = mount.uploadUrl;
+  } else if (await blobExists(transport, dst, blob.digest, signal)) {
+    options.onProgress?.({ kind: 'blob-skipped', digest: blob.digest, size: blob.size });
+    return 'skipped';
+  }
+
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await streamBlob(transport, src, dst, blob, session, options);
+      options.onProgress?.({ kind: 'blob-verified', digest: blob.digest, size: blob.size });
+      return 'copied';
+    } catch (error) {
+      if (attempt >= options.attempts || !isRetryableCopyError(error, signal)) {
+        throw error;
+      }
+      session = undefined;
+      await sleep(200 * 2 ** (attempt - 1), undefined, { signal });
+    }
+  }
+}
+
+/**
+ * Streams one blob: GET from the source piped through a verifier into the upload's PUT body, so memory
+ * stays at a few chunks whatever the blob size. The GET and the upload session start together.
+ */
+async function streamBlob(
+  transport: Transport,
+  src: Reference,
+  dst: Reference,
+  blob: Descriptor,
+  reusableSession: string | undefined,
+  options: BlobCopyOptions,
+): Promise<void> {
+  const { signal } = options;
+  const [opened, started] = await Promise.allSettled([
+    getBlob(transport, src, blob.digest, signal),
+    reusableSession === undefined ? startUpload(transport, dst, signal) : Promise.resolve(reusableSession),
+  ]);
+  if (opened.status === 'rejected' || started.status === 'rejected') {
+    if (opened.status === 'fulfilled') {
+      opened.value.body.destroy();
+    }
+    if (started.status === 'fulfilled') {
+      await cancelUpload(transport, dst, started.value);
+    }
+    throw opened.status === 'rejected' ? opened.reason : (started as PromiseRejectedResult).reason;
+  }
+  const { body, contentLength } = opened.value;
+  const session = started.value;
+  const subject = `blob ${src.name}@${blob.digest}`;
+  if (contentLength !== undefined && contentLength !== blob.size) {
+    body.destroy();
+    await cancelUpload(transport, dst, session);
+    throw new BlobSizeMismatchError(subject, blob.digest, blob.size, contentLength, true);
+  }
+
+  const verified = verifyingStream(
+    subject,
+    blob.digest,
+    blob.size,
+    blobProgress(options.onProgress, blob.digest, blob.size),
+  );
+  // The verifier fails before the PUT does, because the PUT fails as a consequence; keeping its error
+  // lets the caller see the digest that was wrong instead of an aborted request.
+  let verificationError: Error | undefined;
+  let sourceError: unknown;
+  verified.once('error', (error) => {
+    if (error instanceof DigestMismatchError || error instanceof BlobSizeMismatchError) {
+      verificationError ??= error;
+    }
+  });
+  body.once('error', (error) => {
+    sourceError ??= error;
+  });
+  pipeline(body, verified, () => {
+    // Errors of either stream are handled through the listeners above and the PUT's rejection.
+  });
+
+  const upload = options.uploadMethod === 'patch' ? patchAndPutBlob : putBlob;
+  try {
+    await upload(transport, dst, session, blob.digest, blob.size, verified, signal);
+  } catch (error) {
+    body.destroy();
+    await cancelUpload(transport, dst, session);
+    if (verificationError !== undefined) {
+      throw verificationError;
+    }
+    if (error instanceof RegistryError && error.status !== undefined) {
+      throw error;
+    }
+    throw sourceError ?? error;
+  }
+}

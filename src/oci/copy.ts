@@ -1,0 +1,186 @@
+import { Limiter } from './concurrency';
+import { type BlobOutcome, copyBlob } from './copy-blob';
+import type { Descriptor, Digest } from './digest';
+import { DigestMismatchError } from './errors';
+import { type FetchedManifest, getManifest, manifestExists, parseManifestContent, putManifest } from './manifest';
+import type { ProgressListener } from './progress';
+import type { Reference } from './reference';
+import type { Transport } from './transport';
+
+export interface CopyOptions {
+  /** Blobs streamed at once; default 4. */
+  concurrency?: number;
+  /** Manifest requests in flight at once while walking an index; default 8. */
+  manifestConcurrency?: number;
+  /** `put` (default): one streamed PUT per blob; `patch`: streamed PATCH, then an empty PUT. */
+  uploadMethod?: 'put' | 'patch';
+  /** Attempts per streamed blob after a retryable failure, the first included; default 3. */
+  blobAttempts?: number;
+  onProgress?: ProgressListener;
+  signal?: AbortSignal;
+}
+
+export interface CopyResult {
+  digest: Digest;
+  mediaType: string;
+  size: number;
+  /** Manifests pushed, the root included, plus child manifests the destination had (their children are not walked). */
+  manifests: number;
+  /** `skipped` counts blobs the destination had and foreign layers, which stay at their URLs. */
+  blobs: { copied: number; mounted: number; skipped: number };
+  /** Blob bytes sent in completed uploads; manifests excluded. */
+  bytesUploaded: number;
+}
+
+/** One copy of an image graph; tracks shared work so a blob or manifest used twice is copied once. */
+class GraphCopy {
+  private readonly controller = new AbortController();
+  private readonly signal: AbortSignal;
+  private readonly blobLimiter: Limiter;
+  private readonly manifestLimiter: Limiter;
+  private readonly blobs = new Map<Digest, Promise<void>>();
+  private readonly manifests = new Map<Digest, Promise<void>>();
+  private readonly tasks: Promise<unknown>[] = [];
+  private firstError: unknown;
+  readonly result = { manifests: 0, blobs: { copied: 0, mounted: 0, skipped: 0 }, bytesUploaded: 0 };
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly src: Reference,
+    private readonly dst: Reference,
+    private readonly options: CopyOptions,
+  ) {
+    this.signal = options.signal ? AbortSignal.any([options.signal, this.controller.signal]) : this.controller.signal;
+    this.blobLimiter = new Limiter(options.concurrency ?? 4);
+    this.manifestLimiter = new Limiter(options.manifestConcurrency ?? 8);
+  }
+
+  /** Copies the root manifest's graph and pushes the root under `target`; rejects with the first failure. */
+  async run(root: FetchedManifest, target: Reference): Promise<void> {
+    try {
+      await this.track(this.copyManifest(root, target));
+    } catch (error) {
+      this.controller.abort(error);
+      await Promise.allSettled(this.tasks);
+      throw this.firstError ?? error;
+    }
+  }
+
+  /** Registers a task so that a failure aborts the others and run waits for all of them before returning. */
+  private track<T>(task: Promise<T>): Promise<T> {
+    const tracked = task.catch((error: unknown) => {
+      if (this.firstError === undefined && !this.signal.aborted) {
+        this.firstError = error;
+      }
+      this.controller.abort(error);
+      throw error;
+    });
+    this.tasks.push(tracked);
+    return tracked;
+  }
+
+  /** Copies everything `manifest` references, then pushes it: blobs before an image, children before an index. */
+  private async copyManifest(manifest: FetchedManifest, target: Reference): Promise<void> {
+    const { descriptor } = manifest;
+    const content = parseManifestContent(this.src.withDigest(descriptor.digest), manifest);
+    this.result.manifests += 1;
+    if (content.kind === 'index') {
+      await Promise.all(content.manifests.map((child) => this.copyChild(child)));
+    } else {
+      const blobs = content.config === undefined ? content.layers : [content.config, ...content.layers];
+      await Promise.all(blobs.map((blob) => this.copyBlobOnce(blob)));
+    }
+    await putManifest(this.transport, target, manifest, this.signal);
+    this.options.onProgress?.({ kind: 'manifest-pushed', digest: descriptor.digest, mediaType: descriptor.mediaType });
+  }
+
+  /** Copies a child manifest unless the destination has it, in which case its registry has its whole graph. */
+  private copyChild(child: Descriptor): Promise<void> {
+    let pending = this.manifests.get(child.digest);
+    if (pending === undefined) {
+      pending = this.track(this.copyChildManifest(child));
+      this.manifests.set(child.digest, pending);
+    }
+    return pending;
+  }
+
+  private async copyChildManifest(child: Descriptor): Promise<void> {
+    const source = this.src.withDigest(child.digest);
+    const target = this.dst.withoutIdentifier().withDigest(child.digest);
+    const [fetched, exists] = await this.manifestLimiter.run(() =>
+      Promise.all([
+        getManifest(this.transport, source, this.signal),
+        manifestExists(this.transport, target, child.digest, this.signal),
+      ]),
+    );
+    if (exists) {
+      this.result.manifests += 1;
+      return;
+    }
+    await this.copyManifest(fetched, target);
+  }
+
+  private copyBlobOnce(blob: Descriptor): Promise<void> {
+    let pending = this.blobs.get(blob.digest);
+    if (pending === undefined) {
+      pending = this.track(this.blobLimiter.run(() => this.copyOneBlob(blob)));
+      this.blobs.set(blob.digest, pending);
+    }
+    return pending;
+  }
+
+  private async copyOneBlob(blob: Descriptor): Promise<void> {
+    this.signal.throwIfAborted();
+    const outcome: BlobOutcome = await copyBlob(this.transport, this.src, this.dst, blob, {
+      uploadMethod: this.options.uploadMethod ?? 'put',
+      attempts: this.options.blobAttempts ?? 3,
+      onProgress: this.options.onProgress,
+      signal: this.signal,
+    });
+    this.result.blobs[outcome] += 1;
+    if (outcome === 'copied') {
+      this.result.bytesUploaded += blob.size;
+    }
+  }
+}
+
+/** Returns where the root manifest goes: the destination tag, else its digest, else `latest` as docker does. */
+function rootTarget(dst: Reference, digest: Digest): Reference {
+  if (dst.digest !== undefined && dst.digest !== digest) {
+    throw new DigestMismatchError(`destination ${dst.toString()}`, dst.digest, digest);
+  }
+  if (dst.tag !== undefined) {
+    return dst.withTag(dst.tag);
+  }
+  return dst.digest !== undefined ? dst : dst.withTag('latest');
+}
+
+/**
+ * Copies an image by digest: the manifest at `src` (an index with every child, nested indexes and
+ * attestation manifests included, or a single image) with every blob, pushed byte for byte so the
+ * destination digest equals the source digest. Blobs go first, then child manifests, then the root, so
+ * the destination tag appears only once everything it references is there. When the destination
+ * repository already has the root digest, only the tag is written.
+ */
+export async function copyImage(
+  transport: Transport,
+  src: Reference,
+  dst: Reference,
+  options: CopyOptions = {},
+): Promise<CopyResult> {
+  const root = await getManifest(transport, src, options.signal);
+  const { digest, mediaType, size } = root.descriptor;
+  const target = rootTarget(dst, digest);
+  const copy = new GraphCopy(transport, src.withDigest(digest), dst, options);
+
+  if (await manifestExists(transport, dst, digest, options.signal)) {
+    if (target.tag !== undefined) {
+      await putManifest(transport, target, root, options.signal);
+      options.onProgress?.({ kind: 'manifest-pushed', digest, mediaType });
+    }
+    return { digest, mediaType, size, ...copy.result, manifests: 1 };
+  }
+
+  await copy.run(root, target);
+  return { digest, mediaType, size, ...copy.result };
+}

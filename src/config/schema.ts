@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { eventsWebhookSchema } from '../events/webhook';
+import { checkWhenPlacement, policyRuleSchema, triggersSchema } from '../policy/schema';
 import { durationSchema } from './duration';
 import { checkTagTemplate } from './tag-template';
 
@@ -146,6 +148,8 @@ export const stageSchema = z
     approval: approvalSchema.optional(),
     /** Time after a successful promotion before the next stage may start; default 0. */
     soak: durationSchema.default(0),
+    /** Rule a release must meet to enter this stage; a release stopped by it ends as completed up to here. */
+    when: policyRuleSchema.optional(),
   })
   .strict();
 
@@ -158,6 +162,10 @@ export const pipelineSchema = z
     stages: z.array(stageSchema).min(2, 'expected at least two stages: the source and one target'),
     /** Registries reached over plain HTTP (loopback registries always are). */
     insecureRegistries: z.array(z.string().min(1)).default([]),
+    /** Pushes to the first stage's repository that start a release by themselves; none when absent. */
+    triggers: triggersSchema.optional(),
+    /** Webhook that receives release events; none when absent. */
+    events: eventsWebhookSchema.optional(),
   })
   .strict()
   .superRefine((pipeline, context) => {
@@ -179,7 +187,8 @@ export const pipelineSchema = z
         path: ['stages', 0, 'approval'],
       });
     }
-  });
+  })
+  .superRefine(checkWhenPlacement);
 
 export type Hook = z.output<typeof hookSchema>;
 export type Approval = z.output<typeof approvalSchema>;

@@ -10,11 +10,11 @@ import {
 import { DockerConfigCredentials } from './auth/docker-config';
 import { TokenCache } from './auth/token-cache';
 import type { RegistryError } from './errors';
-import { redactUrl } from './transport/describe';
+import { describeRequest, redactUrl } from './transport/describe';
 import { registryOrigin, requestUrl } from './transport/endpoint';
 import { connectionError, type FailedRequest, readErrorBody, statusError } from './transport/failure';
 import { RetryPolicy, sendWithRetries, type RetryEvent, type RetryOptions, type RetryOutcome } from './transport/retry';
-import { createSender, type Exchange, type Send } from './transport/send';
+import { createSender, type Exchange, type ExchangeResponse, type Send } from './transport/send';
 
 export type ScopeAction = 'pull' | 'push';
 
@@ -173,10 +173,16 @@ export class Transport {
 
   private async statusFailure(
     failed: FailedRequest,
-    response: { status: number; body: Dispatcher.ResponseData['body'] },
+    response: ExchangeResponse,
     authenticator: RegistryAuthenticator,
   ): Promise<RegistryError> {
     const details = await readErrorBody(response.body);
+    if (response.url.origin !== failed.url.origin) {
+      // Name the request by what it asked the registry for, but show the storage URL that failed.
+      const subject = describeRequest(failed.registry, failed.repository, failed.url);
+      const hint = failed.hint ?? `the registry redirected the request to ${response.url.host}`;
+      return statusError({ ...failed, url: response.url, subject, hint }, response.status, details);
+    }
     if (response.status === 401 && !(await authenticator.hasCredentials())) {
       const hint = `no credentials for ${failed.registry} were found; run docker login ${failed.registry} or pass credentials`;
       return statusError({ ...failed, hint }, response.status, details);

@@ -1,0 +1,203 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startRegistry, type LocalRegistry } from '../../scripts/lib/registry';
+import { type Credential, staticCredentials } from '../../src/oci/auth/credentials';
+import { AuthenticationError } from '../../src/oci/errors';
+import { type RegistryRequest, Transport } from '../../src/oci/transport';
+import { seedImage, type SeededImage } from '../fakes/seed-image';
+import { type Access, startTokenServer, type TokenServer, type TokenServerOptions } from '../fakes/token-server';
+
+// A real Distribution registry verifies the tokens (ES256, trusted through its JWKS file); only the token
+// server is a fake, so the test can count and shape what it issues.
+
+const SERVICE = 'test-registry';
+const options: TokenServerOptions = {
+  service: SERVICE,
+  issuer: 'test-issuer',
+  users: { alice: 'secret' },
+  refreshTokens: { 'refresh-alice': 'alice' },
+};
+let workDir: string;
+let tokens: TokenServer;
+let registry: LocalRegistry;
+let image: SeededImage;
+const transports: Transport[] = [];
+
+function transport(credential: Credential = { username: 'alice', password: 'secret' }): Transport {
+  const created = new Transport({ credentials: staticCredentials({ [registry.host]: credential }) });
+  transports.push(created);
+  return created;
+}
+
+function headManifest(repository = 'team/app'): RegistryRequest {
+  return {
+    method: 'HEAD',
+    registry: registry.host,
+    repository,
+    path: `/v2/${repository}/manifests/${image.digest}`,
+    headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+    actions: ['pull'],
+    expect: [200],
+  };
+}
+
+async function send(client: Transport, request: RegistryRequest): Promise<number> {
+  const response = await client.request(request);
+  await response.body.dump();
+  return response.status;
+}
+
+beforeAll(async () => {
+  workDir = mkdtempSync(join(tmpdir(), 'promoter-bearer-'));
+  tokens = await startTokenServer(workDir, options);
+  registry = await startRegistry({
+    tokenAuth: { realm: tokens.realm, service: SERVICE, issuer: options.issuer, jwksPath: tokens.jwksPath },
+  });
+  const push: Access[] = [{ type: 'repository', name: 'team/app', actions: ['pull', 'push'] }];
+  image = await seedImage(registry.url, 'team/app', '1.0', `Bearer ${tokens.mint(push, 'seed')}`);
+});
+
+beforeEach(() => {
+  tokens.requests.length = 0;
+  options.grant = undefined;
+  options.expiresIn = undefined;
+});
+
+afterAll(async () => {
+  await Promise.all(transports.map((created) => created.close()));
+  await registry?.stop();
+  await tokens?.close();
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+test('token request keeps realm query and sends credentials', async () => {
+  expect(await send(transport(), headManifest())).toBe(200);
+
+  expect(tokens.requests).toHaveLength(1);
+  const [request] = tokens.requests;
+  expect(request.method).toBe('GET');
+  expect(request.params.get('x')).toBe('1');
+  expect(request.params.get('service')).toBe(SERVICE);
+  expect(request.params.getAll('scope')).toEqual(['repository:team/app:pull']);
+  expect(request.user).toBe('alice');
+});
+
+test('token is reused for the same scope set', async () => {
+  const client = transport();
+
+  for (let index = 0; index < 3; index += 1) {
+    expect(await send(client, headManifest())).toBe(200);
+  }
+
+  expect(tokens.requests).toHaveLength(1);
+});
+
+test('another scope set gets its own token', async () => {
+  const client = transport();
+
+  await send(client, headManifest());
+  const pushScoped = { ...headManifest(), actions: ['pull', 'push'] } satisfies RegistryRequest;
+  await send(client, pushScoped);
+  await send(client, pushScoped);
+
+  expect(tokens.requests.map((request) => request.params.getAll('scope'))).toEqual([
+    ['repository:team/app:pull'],
+    ['repository:team/app:pull,push'],
+  ]);
+});
+
+test('expired token is replaced', async () => {
+  options.expiresIn = 1;
+  const client = transport();
+
+  await send(client, headManifest());
+  await send(client, headManifest());
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  await send(client, headManifest());
+
+  expect(tokens.requests).toHaveLength(2);
+});
+
+test('mount gets pull scope on the source repository', async () => {
+  const configDigest = (JSON.parse(image.manifest.toString()) as { config: { digest: string } }).config.digest;
+
+  const status = await send(transport(), {
+    method: 'POST',
+    registry: registry.host,
+    repository: 'team/copy',
+    path: '/v2/team/copy/blobs/uploads/',
+    query: { mount: configDigest, from: 'team/app' },
+    actions: ['pull', 'push'],
+    extraPullScopes: ['team/app'],
+    expect: [201],
+  });
+
+  expect(status).toBe(201);
+  expect(tokens.requests[0].params.getAll('scope')).toEqual([
+    'repository:team/copy:pull,push',
+    'repository:team/app:pull',
+  ]);
+});
+
+test('insufficient scope gets one new token', async () => {
+  let issued = 0;
+  options.grant = (requested) => (issued++ === 0 ? [] : requested);
+
+  expect(await send(transport(), headManifest())).toBe(200);
+
+  expect(tokens.requests).toHaveLength(2);
+});
+
+test('insufficient scope after renewal fails without looping', async () => {
+  options.grant = () => [];
+
+  const error = (await transport()
+    .request(headManifest())
+    .catch((caught: unknown) => caught)) as AuthenticationError;
+
+  expect(error).toBeInstanceOf(AuthenticationError);
+  expect(error.status).toBe(401);
+  expect(tokens.requests).toHaveLength(2);
+});
+
+test('identity token uses the OAuth2 refresh flow', async () => {
+  expect(await send(transport({ identityToken: 'refresh-alice' }), headManifest())).toBe(200);
+
+  expect(tokens.requests).toHaveLength(1);
+  const [request] = tokens.requests;
+  expect(request.method).toBe('POST');
+  expect(request.params.get('grant_type')).toBe('refresh_token');
+  expect(request.params.get('service')).toBe(SERVICE);
+  expect(request.params.get('scope')).toBe('repository:team/app:pull');
+  expect(request.params.get('client_id')).toBe('image-promoter');
+  expect(request.user).toBe('alice');
+});
+
+test('wrong password is reported for the registry', async () => {
+  const error = (await transport({ username: 'alice', password: 'wrong' })
+    .request(headManifest())
+    .catch((caught: unknown) => caught)) as AuthenticationError;
+
+  expect(error).toBeInstanceOf(AuthenticationError);
+  const tokenHost = new URL(tokens.realm).host;
+  expect(error.message).toBe(
+    `GET token for ${registry.host}/team/app from ${tokenHost}: 401 UNAUTHORIZED (invalid username or password); ` +
+      `check the credentials for ${registry.host}; retrying will not help`,
+  );
+  expect(error.url).toBe(
+    `http://${tokenHost}/token?x=REDACTED&service=${SERVICE}&scope=repository%3Ateam%2Fapp%3Apull`,
+  );
+  expect(tokens.requests).toHaveLength(1);
+});
+
+test('anonymous client gets a token without credentials', async () => {
+  const anonymous = new Transport({ credentials: staticCredentials({}) });
+  transports.push(anonymous);
+
+  const error = (await anonymous.request(headManifest()).catch((caught: unknown) => caught)) as AuthenticationError;
+
+  expect(tokens.requests.map((request) => request.authorization)).toEqual([undefined, undefined]);
+  expect(error.status).toBe(401);
+  expect(error.message).toContain(`no credentials for ${registry.host} were found`);
+});

@@ -78,6 +78,11 @@ export class RegistryClient {
     return openVerifiedBlob(this.transport, repo, digest, size ?? (await this.blobSize(repo, digest, signal)), signal);
   }
 
+  /** Closes the connection pool; the client must not be used afterwards. */
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+
   private async blobSize(repo: Reference, digest: Digest, signal?: AbortSignal): Promise<number> {
     const response = await this.transport.request({
       method: 'HEAD',

@@ -1,0 +1,122 @@
+import { allBlobs, pushImage, pushMultiPlatformImage } from '../../scripts/lib/images';
+import { type LocalRegistry, startRegistry } from '../../scripts/lib/registry';
+import { DigestMismatchError, type ProgressEvent, Reference, RegistryClient } from '../../src/oci';
+import { type RegistryProxy, startRegistryProxy } from '../helpers/registry-proxy';
+
+const MiB = 1024 * 1024;
+
+let source: LocalRegistry;
+let destination: LocalRegistry;
+let client: RegistryClient;
+const proxies: RegistryProxy[] = [];
+
+beforeAll(async () => {
+  [source, destination] = await Promise.all([startRegistry(), startRegistry()]);
+  client = new RegistryClient();
+});
+
+afterAll(async () => {
+  await client.close();
+  await Promise.all(proxies.map((proxy) => proxy.close()));
+  await Promise.all([source.stop(), destination.stop()]);
+});
+
+async function proxy(registry: LocalRegistry, options: Parameters<typeof startRegistryProxy>[1] = {}) {
+  const started = await startRegistryProxy(registry.url, options);
+  proxies.push(started);
+  return started;
+}
+
+async function status(url: string, accept = '*/*'): Promise<number> {
+  const response = await fetch(url, { method: 'HEAD', headers: { accept } });
+  return response.status;
+}
+
+test('same-registry copy uploads no blob bytes', async () => {
+  const index = await pushMultiPlatformImage(source, 'team/mount', { tag: 'v1' });
+  const counting = await proxy(source);
+
+  const result = await client.copy(
+    Reference.parse(`${counting.host}/team/mount:v1`),
+    Reference.parse(`${counting.host}/prod/mount:v1`),
+  );
+
+  expect(result.digest).toBe(index.digest);
+  expect(result.blobs.mounted).toBe(allBlobs(index).length);
+  expect(counting.bodyBytes(/\/blobs\/uploads\//)).toBe(0);
+  expect(counting.requests.filter((request) => request.path.includes('mount='))).toHaveLength(allBlobs(index).length);
+  // Only manifests carried bytes, and no blob was read.
+  expect(counting.bodyBytes(/\/manifests\//)).toBeGreaterThan(0);
+  expect(counting.requests.filter((request) => request.method === 'GET' && request.path.includes('/blobs/'))).toEqual(
+    [],
+  );
+});
+
+test('flipped byte in a streamed blob fails the copy', async () => {
+  const image = await pushImage(
+    source,
+    'team/corrupt',
+    { layers: [{ files: [{ path: 'ok', content: 'fine' }] }, { randomBytes: 8 * MiB }] },
+    'v1',
+  );
+  const big = image.blobs[2];
+  const flipping = await proxy(source, { corruptBlob: { digest: big.digest, offset: 4 * MiB + 17 } });
+  const counting = await proxy(destination);
+
+  const copying = client.copy(
+    Reference.parse(`${flipping.host}/team/corrupt:v1`),
+    Reference.parse(`${counting.host}/prod/corrupt:v1`),
+  );
+
+  await expect(copying).rejects.toBeInstanceOf(DigestMismatchError);
+  await expect(copying).rejects.toThrow(big.digest);
+  expect(flipping.requests.filter((request) => request.path.endsWith(`/blobs/${big.digest}`))).toHaveLength(1);
+  // The upload of the corrupt blob ended before its last byte, so the registry could not commit it.
+  const uploads = counting.requests.filter((request) => request.method === 'PUT' && request.path.includes('/uploads/'));
+  const corruptUpload = uploads.find((request) => request.path.includes(encodeURIComponent(big.digest)));
+  expect(corruptUpload?.bodyBytes).toBeLessThan(big.size);
+  expect(await status(`${destination.url}/v2/prod/corrupt/blobs/${big.digest}`)).toBe(404);
+  expect(
+    await status(`${destination.url}/v2/prod/corrupt/manifests/v1`, 'application/vnd.oci.image.manifest.v1+json'),
+  ).toBe(404);
+  expect(await client.getTagDigest(Reference.parse(`${destination.host}/prod/corrupt:v1`))).toBeUndefined();
+});
+
+test('blob cut off mid-stream is copied again from a fresh GET', async () => {
+  const image = await pushImage(source, 'team/reset', { layers: [{ randomBytes: 6 * MiB }] }, 'v1');
+  const layer = image.blobs[1];
+  const resetting = await proxy(source, { resetBlob: { digest: layer.digest, afterBytes: 2 * MiB, times: 1 } });
+  const events: ProgressEvent[] = [];
+
+  const result = await client.copy(
+    Reference.parse(`${resetting.host}/team/reset:v1`),
+    Reference.parse(`${destination.host}/prod/reset:v1`),
+    { onProgress: (event) => events.push(event) },
+  );
+
+  expect(result.digest).toBe(image.digest);
+  expect(resetting.requests.filter((request) => request.path.endsWith(`/blobs/${layer.digest}`))).toHaveLength(2);
+  expect(await status(`${destination.url}/v2/prod/reset/blobs/${layer.digest}`)).toBe(200);
+  expect(events).toContainEqual({ kind: 'blob-verified', digest: layer.digest, size: layer.size });
+  expect(events).toContainEqual({ kind: 'blob-progress', digest: layer.digest, done: layer.size, total: layer.size });
+});
+
+test('copy with PATCH uploads keeps the digest', async () => {
+  const image = await pushImage(source, 'team/patch', { layers: [{ randomBytes: 3 * MiB }] }, 'v1');
+  const patching = new RegistryClient({ uploadMethod: 'patch', concurrency: 1 });
+  const counting = await proxy(destination);
+
+  try {
+    const result = await patching.copy(
+      Reference.parse(`${source.host}/team/patch:v1`),
+      Reference.parse(`${counting.host}/prod/patch:v1`),
+    );
+
+    expect(result.digest).toBe(image.digest);
+    const patches = counting.requests.filter((request) => request.method === 'PATCH');
+    expect(patches).toHaveLength(image.blobs.length);
+    expect(patches.reduce((sum, request) => sum + request.bodyBytes, 0)).toBe(result.bytesUploaded);
+  } finally {
+    await patching.close();
+  }
+});

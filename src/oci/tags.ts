@@ -24,10 +24,15 @@ export function nextLink(link: string | undefined): string | undefined {
  * Lists a repository's tags, following `Link` pagination. Returns an empty list for a repository the
  * registry does not know (404 NAME_UNKNOWN), because a repository without tags is the same to a caller.
  */
-export async function listTags(transport: Transport, repo: Reference, signal?: AbortSignal): Promise<string[]> {
+export async function listTags(
+  transport: Transport,
+  repo: Reference,
+  signal?: AbortSignal,
+  pageSize = TAGS_PAGE_SIZE,
+): Promise<string[]> {
   const tags: string[] = [];
   let path: string | undefined = `/v2/${repo.repository}/tags/list`;
-  let query: Record<string, string> | undefined = { n: String(TAGS_PAGE_SIZE) };
+  let query: Record<string, string> | undefined = { n: String(pageSize) };
   const seen = new Set<string>();
 
   while (path !== undefined) {

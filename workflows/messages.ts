@@ -133,7 +133,6 @@ export interface StageStatus {
   /** Approvals needed; 0 when the stage has no gate. */
   requiredApprovals: number;
   approvals: ApprovalRecord[];
-  refusedApprovals: RefusedApproval[];
   hooks: HookResult[];
   startedAt?: string;
   finishedAt?: string;
@@ -156,6 +155,8 @@ export interface ReleaseStatus {
   currentStage?: string;
   /** Target stages in pipeline order; the source stage is not listed because nothing is moved there. */
   stages: StageStatus[];
+  /** Approvals and rejections that were refused, newest last; only the last few are kept. */
+  refusedApprovals: RefusedApproval[];
   startedAt: string;
   finishedAt?: string;
   /** Reason the release failed, expired, was rejected, superseded or cancelled. */
@@ -244,6 +245,8 @@ export interface StageInput {
   queue?: LockRequest[];
   /** History length after which the workflow continues as new; a default applies when absent. */
   maxHistoryEvents?: number;
+  /** How often the workflow checks that its lock holder still runs, in milliseconds; a default applies when absent. */
+  holderCheckIntervalMs?: number;
 }
 
 /** Lock holder and queue of a stage. */

@@ -1,0 +1,148 @@
+/** Registry activities: resolve, copy, read, move and delete tags. Each is a thin call into the registry engine. */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { RegistryClient } from '../src/oci/client';
+import { parseDigest } from '../src/oci/digest';
+import { Reference } from '../src/oci/reference';
+import type { Transport } from '../src/oci/transport';
+import { deleteTag } from './delete-tag';
+import { withActivityFailures } from './failures';
+import type {
+  CopyImageInput,
+  CopyProgress,
+  CopySummary,
+  MoveTagInput,
+  ResolveDigestInput,
+  ResolvedImage,
+  TagInput,
+  TagState,
+} from './types';
+
+/** Heartbeats sent while a copy runs even when no blob reports progress (a slow mount, a large manifest walk). */
+const COPY_HEARTBEAT_INTERVAL_MS = 5000;
+
+export function createRegistryActivities(registry: RegistryClient, transport: Transport | undefined) {
+  return {
+    /** Resolves a reference to its manifest's descriptor. Idempotent: it only reads. */
+    async resolveDigest(input: ResolveDigestInput): Promise<ResolvedImage> {
+      return withActivityFailures(async () => {
+        const descriptor = await registry.resolve(
+          Reference.parse(input.reference),
+          Context.current().cancellationSignal,
+        );
+        return { digest: descriptor.digest, mediaType: descriptor.mediaType, size: descriptor.size };
+      });
+    },
+
+    /**
+     * Copies the image graph at `source` (by digest) into `repository`, by digest only: no tag is written, so a
+     * half-finished copy never changes what a tag points at. Idempotent: blobs and manifests the target already
+     * has are found by HEAD and skipped, so a retry after a crash uploads only what is missing. Heartbeats carry
+     * `{ blobsDone, bytesDone }`, and cancellation aborts the transfers in flight.
+     */
+    async copyImage(input: CopyImageInput): Promise<CopySummary> {
+      const context = Context.current();
+      const source = Reference.parse(input.source);
+      if (source.digest === undefined) {
+        throw ApplicationFailure.nonRetryable(
+          `copy source ${input.source} has no digest; expected registry/repository@sha256:<64 hex>`,
+          'InvalidReferenceError',
+        );
+      }
+      const target = Reference.parse(input.repository).withoutIdentifier().withDigest(source.digest);
+
+      const previous = context.info.heartbeatDetails as CopyProgress | undefined;
+      if (previous) {
+        context.log.info('Copy resumes after an earlier attempt', { digest: source.digest, ...previous });
+      }
+      const progress: CopyProgress = { blobsDone: 0, bytesDone: 0 };
+      const timer = setInterval(() => context.heartbeat(progress), COPY_HEARTBEAT_INTERVAL_MS);
+      context.heartbeat(progress);
+      try {
+        const result = await withActivityFailures(() =>
+          registry.copy(source, target, {
+            signal: context.cancellationSignal,
+            onProgress: (event) => {
+              if (event.kind === 'blob-skipped' || event.kind === 'blob-mounted' || event.kind === 'blob-verified') {
+                progress.blobsDone += 1;
+                progress.bytesDone += event.size;
+                context.heartbeat(progress);
+              }
+            },
+          }),
+        );
+        return {
+          digest: result.digest,
+          mediaType: result.mediaType,
+          manifests: result.manifests,
+          blobsCopied: result.blobs.copied,
+          blobsMounted: result.blobs.mounted,
+          blobsSkipped: result.blobs.skipped,
+          bytesUploaded: result.bytesUploaded,
+        };
+      } finally {
+        clearInterval(timer);
+      }
+    },
+
+    /** Returns the digest a tag points at, null when the tag does not exist. Idempotent: it only reads. */
+    async readTag(input: TagInput): Promise<TagState> {
+      return withActivityFailures(async () => {
+        const ref = Reference.parse(input.repository).withoutIdentifier().withTag(input.tag);
+        const digest = await registry.getTagDigest(ref, Context.current().cancellationSignal);
+        return { digest: digest ?? null };
+      });
+    },
+
+    /**
+     * Points a tag at a manifest already in the same repository, PUTting the manifest's exact bytes, then reads the
+     * tag back and fails unless it points at `digest`. Idempotent: PUTting the same bytes under the same tag again
+     * changes nothing.
+     */
+    async moveTag(input: MoveTagInput): Promise<TagState> {
+      return withActivityFailures(async () => {
+        const signal = Context.current().cancellationSignal;
+        const digest = parseDigest(input.digest);
+        const repository = Reference.parse(input.repository).withoutIdentifier();
+        const tagged = repository.withTag(input.tag);
+        await registry.putTag(repository.withDigest(digest), input.tag, signal);
+        const found = await registry.getTagDigest(tagged, signal);
+        if (found !== input.digest) {
+          // Another writer moved the tag between our PUT and the read; retrying the move is the right response.
+          throw ApplicationFailure.retryable(
+            `tag ${tagged.toString()} points at ${found ?? 'nothing'} after moving it to ${input.digest}`,
+            'TagVerificationError',
+          );
+        }
+        return { digest: found };
+      });
+    },
+
+    /**
+     * Deletes a tag (not the manifest it points at), then reads it back and fails unless it is gone. Idempotent: a
+     * tag that is already absent counts as deleted.
+     */
+    async deleteTag(input: TagInput): Promise<TagState> {
+      if (!transport) {
+        throw ApplicationFailure.nonRetryable(
+          'deleting a tag needs the registry transport; pass `transport` to createActivities',
+          'ConfigurationError',
+        );
+      }
+      const registryTransport = transport;
+      return withActivityFailures(async () => {
+        const signal = Context.current().cancellationSignal;
+        const tagged = Reference.parse(input.repository).withoutIdentifier().withTag(input.tag);
+        await deleteTag(registryTransport, tagged, signal);
+        const found = await registry.getTagDigest(tagged, signal);
+        if (found !== undefined) {
+          throw ApplicationFailure.retryable(
+            `tag ${tagged.toString()} still points at ${found} after deleting it`,
+            'TagVerificationError',
+          );
+        }
+        return { digest: null };
+      });
+    },
+  };
+}

@@ -1,0 +1,158 @@
+/** Client-side helpers for releases and rollbacks, shared by the CLI, the demo and the tests. */
+import { randomBytes } from 'node:crypto';
+import { type Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import type { Pipeline } from '../config/schema';
+import type { RegistryClient } from '../oci/client';
+import { Reference } from '../oci/reference';
+import {
+  type ApprovalInput,
+  type ApprovalResult,
+  approveUpdate,
+  type LedgerEntry,
+  ledgerQuery,
+  rejectUpdate,
+  type ReleaseInput,
+  type ReleaseStatus,
+  releaseStatusQuery,
+  type RollbackInput,
+  type StageLockState,
+  stageLockQuery,
+} from '../../workflows/messages';
+import { RELEASE_WORKFLOW_TYPE, ROLLBACK_WORKFLOW_TYPE, TASK_QUEUE } from './constants';
+import { releaseWorkflowId, rollbackWorkflowId, stageWorkflowId } from './ids';
+import { DIGEST_ATTRIBUTE, PIPELINE_ATTRIBUTE, STAGE_ATTRIBUTE, STATE_ATTRIBUTE } from './search-attributes';
+
+export interface StartReleaseOptions {
+  pipeline: Pipeline;
+  /** Source image reference, by tag or digest. */
+  source: string;
+  startedBy: string;
+  /** Release the digest again although an earlier release of it has ended. */
+  force?: boolean;
+  /** Default: TASK_QUEUE. */
+  taskQueue?: string;
+}
+
+export interface StartedRelease {
+  workflowId: string;
+  runId: string;
+  digest: string;
+  /** Source reference pinned to the digest, as the workflow received it. */
+  source: string;
+  /** True when a release of this digest was already running and was returned instead of starting one. */
+  existing: boolean;
+}
+
+/** Thrown when the digest was released before (the release has ended) and `force` was not set. */
+export class ReleaseAlreadyEndedError extends Error {
+  constructor(
+    readonly workflowId: string,
+    readonly digest: string,
+    readonly status: string,
+  ) {
+    super(
+      `digest ${digest} was already released (${workflowId}, ${status.toLowerCase()}); ` +
+        'use --force to release it again',
+    );
+    this.name = 'ReleaseAlreadyEndedError';
+  }
+}
+
+/**
+ * Resolves the source to a digest and starts its release, or returns the release of that digest that is
+ * already running (a CI retry attaches to it). The start uses the `FAIL` conflict policy and, when a run exists,
+ * describes it: the SDK does not report whether a `USE_EXISTING` start created the run, and `existing` must
+ * report it. A digest whose release has ended is refused unless `force` is set.
+ */
+export async function startRelease(
+  client: Client,
+  options: StartReleaseOptions,
+  registry: RegistryClient,
+): Promise<StartedRelease> {
+  const reference = Reference.parse(options.source);
+  const descriptor = await registry.resolve(reference);
+  const digest = descriptor.digest;
+  const pinned = reference.withDigest(digest).toString();
+  const workflowId = releaseWorkflowId(options.pipeline.name, digest);
+  const input: ReleaseInput = {
+    pipeline: options.pipeline,
+    source: pinned,
+    startedBy: options.startedBy,
+    force: options.force ?? false,
+  };
+
+  try {
+    const handle = await client.workflow.start(RELEASE_WORKFLOW_TYPE, {
+      workflowId,
+      taskQueue: options.taskQueue ?? TASK_QUEUE,
+      args: [input],
+      workflowIdConflictPolicy: 'FAIL',
+      workflowIdReusePolicy: options.force ? 'ALLOW_DUPLICATE' : 'REJECT_DUPLICATE',
+      typedSearchAttributes: [
+        { key: PIPELINE_ATTRIBUTE, value: options.pipeline.name },
+        { key: DIGEST_ATTRIBUTE, value: digest },
+        { key: STAGE_ATTRIBUTE, value: options.pipeline.stages[0].name },
+        { key: STATE_ATTRIBUTE, value: 'running' },
+      ],
+    });
+    return { workflowId, runId: handle.firstExecutionRunId, digest, source: pinned, existing: false };
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) {
+      throw error;
+    }
+  }
+
+  const description = await client.workflow.getHandle(workflowId).describe();
+  if (description.status.name !== 'RUNNING') {
+    throw new ReleaseAlreadyEndedError(workflowId, digest, description.status.name);
+  }
+  return { workflowId, runId: description.runId, digest, source: pinned, existing: true };
+}
+
+/** Approves a stage of a release (or rollback); throws WorkflowUpdateFailedError with the reason when refused. */
+export function approveRelease(client: Client, workflowId: string, approval: ApprovalInput): Promise<ApprovalResult> {
+  return client.workflow.getHandle(workflowId).executeUpdate(approveUpdate, { args: [approval] });
+}
+
+/** Rejects a stage of a release (or rollback), which ends it as rejected. */
+export function rejectRelease(client: Client, workflowId: string, rejection: ApprovalInput): Promise<ApprovalResult> {
+  return client.workflow.getHandle(workflowId).executeUpdate(rejectUpdate, { args: [rejection] });
+}
+
+/** Returns a release's status; works on ended releases too while a worker runs. */
+export function getReleaseStatus(client: Client, workflowId: string): Promise<ReleaseStatus> {
+  return client.workflow.getHandle(workflowId).query(releaseStatusQuery);
+}
+
+/** Returns a stage's ledger, oldest entry first; `limit` keeps the newest entries only. */
+export function getStageLedger(
+  client: Client,
+  pipeline: string,
+  stage: string,
+  limit?: number,
+): Promise<LedgerEntry[]> {
+  return client.workflow.getHandle(stageWorkflowId(pipeline, stage)).query(ledgerQuery, { limit });
+}
+
+/** Returns who holds a stage's lock and who waits for it. */
+export function getStageLock(client: Client, pipeline: string, stage: string): Promise<StageLockState> {
+  return client.workflow.getHandle(stageWorkflowId(pipeline, stage)).query(stageLockQuery);
+}
+
+/** Starts a manual rollback of one stage; the ID ends with the start time and a random suffix. */
+export async function startRollback(
+  client: Client,
+  input: RollbackInput,
+  taskQueue: string = TASK_QUEUE,
+): Promise<WorkflowHandle> {
+  const unique = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  return client.workflow.start(ROLLBACK_WORKFLOW_TYPE, {
+    workflowId: rollbackWorkflowId(input.pipeline.name, input.stage, unique),
+    taskQueue,
+    args: [input],
+    typedSearchAttributes: [
+      { key: PIPELINE_ATTRIBUTE, value: input.pipeline.name },
+      { key: STAGE_ATTRIBUTE, value: input.stage },
+    ],
+  });
+}

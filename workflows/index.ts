@@ -1,0 +1,4 @@
+// Entry point of the workflow bundle: every workflow type the worker registers.
+export { releaseWorkflow } from './release';
+export { rollbackWorkflow } from './rollback';
+export { stageWorkflow } from './stage';

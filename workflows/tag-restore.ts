@@ -1,0 +1,44 @@
+/** Putting a tag back where it was, the undo step of every tag move, and turning failures into reasons. */
+import { ActivityFailure, ApplicationFailure, log } from '@temporalio/workflow';
+import { compensationActivities } from './activity-options';
+
+/** A tag and the digest it pointed at before a move; null when the tag did not exist. */
+export interface TagRestore {
+  repository: string;
+  tag: string;
+  digest: string | null;
+}
+
+/**
+ * Moves the tag back to its earlier digest, or deletes it when it did not exist before: a deployment that follows
+ * the tag must not keep pulling a build whose promotion failed. Both activities read the tag back to verify.
+ * Returns a description of the problem when the tag could not be put back, undefined on success.
+ */
+export async function restoreTag(restore: TagRestore): Promise<string | undefined> {
+  const { repository, tag, digest } = restore;
+  try {
+    const state = digest
+      ? await compensationActivities.moveTag({ repository, tag, digest })
+      : await compensationActivities.deleteTag({ repository, tag });
+    if (state.digest !== digest) {
+      return `${repository}:${tag} is on ${state.digest ?? 'nothing'} after the rollback, expected ${digest ?? 'no tag'}`;
+    }
+    return undefined;
+  } catch (error) {
+    const reason = describeFailure(error);
+    log.error('Could not move a tag back', { repository, tag, digest, error: reason });
+    return `${repository}:${tag} could not be moved back to ${digest ?? 'no tag'}: ${reason}`;
+  }
+}
+
+/** Returns the innermost message of an activity failure, which names the registry, repository and status. */
+export function describeFailure(error: unknown): string {
+  let current: unknown = error;
+  while (current instanceof ActivityFailure && current.cause) {
+    current = current.cause;
+  }
+  if (current instanceof ApplicationFailure || current instanceof Error) {
+    return current.message;
+  }
+  return String(current);
+}

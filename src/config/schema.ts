@@ -20,7 +20,7 @@ const SECRET_ENV_NAME = /PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|CREDENTIAL|PRIVAT
 // Every release carries its pipeline in its workflow input, so anything in the file is stored in Temporal's history.
 const CREDENTIALS_ELSEWHERE =
   'every release stores the pipeline in its workflow history, so keep secrets with the worker: registry ' +
-  'credentials in its docker config, others in its environment, which command hooks inherit';
+  "credentials in its docker config, others in its environment, passed to command hooks by 'promote worker --hook-env NAME'";
 
 const nameSchema = z
   .string()

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startRegistry, type LocalRegistry } from '../../scripts/lib/registry';
 import { staticCredentials } from '../../src/oci/auth/credentials';
 import { AuthenticationError } from '../../src/oci/errors';
@@ -122,4 +125,59 @@ test('wrong password on a PUT is not retried', async () => {
   );
   expect(error.codes).toEqual(['UNAUTHORIZED']);
   expect(retries).toEqual([]);
+});
+
+describe('with a docker config', () => {
+  let configDir: string;
+  const originalDockerConfig = process.env.DOCKER_CONFIG;
+
+  beforeEach(() => {
+    configDir = mkdtempSync(join(tmpdir(), 'promoter-docker-config-'));
+    process.env.DOCKER_CONFIG = configDir;
+  });
+
+  afterEach(() => {
+    if (originalDockerConfig === undefined) {
+      delete process.env.DOCKER_CONFIG;
+    } else {
+      process.env.DOCKER_CONFIG = originalDockerConfig;
+    }
+    rmSync(configDir, { recursive: true, force: true });
+  });
+
+  function writeAuth(password: string): void {
+    const auth = Buffer.from(`alice:${password}`).toString('base64');
+    writeFileSync(join(configDir, 'config.json'), JSON.stringify({ auths: { [`http://${registry.host}`]: { auth } } }));
+  }
+
+  const listTags = (client: Transport) =>
+    client.request({
+      method: 'GET',
+      registry: registry.host,
+      repository: 'team/app',
+      path: '/v2/team/app/tags/list',
+      actions: ['pull'],
+      expect: [200],
+    });
+
+  test('its credentials are used by default', async () => {
+    writeAuth('secret');
+    const client = new Transport();
+    transports.push(client);
+
+    const response = await listTags(client);
+
+    expect(await response.body.json()).toEqual({ name: 'team/app', tags: ['1.0'] });
+  });
+
+  test('explicit credentials win over it', async () => {
+    writeAuth('stale-password');
+    const client = new Transport({ credentials: { [registry.host]: { username: 'alice', password: 'secret' } } });
+    transports.push(client);
+
+    const response = await listTags(client);
+    await response.body.dump();
+
+    expect(response.status).toBe(200);
+  });
 });

@@ -189,7 +189,7 @@ export class RegistryAuthenticator {
       status: 401,
       retryable: false,
       hint: realm
-        ? `its Bearer challenge names a ${realm.protocol} token realm; only https is accepted for a registry reached over https`
+        ? `its Bearer challenge names the plain-HTTP token realm ${realm.origin}; a registry reached over HTTPS must use an https realm`
         : `its Bearer challenge has no valid realm URL (${JSON.stringify(challenge.params.realm ?? '')})`,
     });
   }

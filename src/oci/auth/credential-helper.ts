@@ -15,7 +15,12 @@ const NOT_FOUND = /credentials not found/i;
 export function runCredentialHelper(helper: string, serverUrl: string): Promise<Credential | undefined> {
   const program = `docker-credential-${helper}`;
   return new Promise((resolve, reject) => {
-    const child = spawn(program, ['get'], { stdio: ['pipe', 'pipe', 'pipe'], timeout: HELPER_TIMEOUT_MS });
+    // The environment is passed explicitly so that the helper is searched for on the PATH this process sees now.
+    const child = spawn(program, ['get'], {
+      env: process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: HELPER_TIMEOUT_MS,
+    });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));

@@ -1,0 +1,60 @@
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { Command } from 'commander';
+import { type Client } from '@temporalio/client';
+import { connectClient, resolveTemporalSettings } from '../temporal/client';
+import { ExitCode, exitCodeOf } from './exit-codes';
+import { type ConnectionOptionValues, connectionFlagsOf } from './options';
+import { printJson } from './output';
+
+/**
+ * Returns the message a person should read for an error. Temporal wraps the reason a workflow refused
+ * an update, or failed, in `cause`, and its own message states only that something failed.
+ */
+export function errorMessage(error: unknown): string {
+  if ((error instanceof WorkflowUpdateFailedError || error instanceof WorkflowFailedError) && error.cause) {
+    return error.cause.message;
+  }
+  if (error instanceof Error) {
+    return error.message;
+  }
+  return String(error);
+}
+
+function reportError(error: unknown, json: boolean): ExitCode {
+  const exitCode = exitCodeOf(error);
+  const message = errorMessage(error);
+  if (json) {
+    printJson({ error: { message, exitCode } });
+  } else {
+    process.stderr.write(`promote: ${message}\n`);
+  }
+  return exitCode;
+}
+
+/**
+ * Wraps a subcommand's action: its return value, or the exit code of the error it throws, becomes the
+ * process exit code. Errors are printed on stderr, or as `{"error":{"message","exitCode"}}` with --json.
+ */
+export function runAction<A extends unknown[]>(
+  handler: (...args: A) => Promise<ExitCode | void>,
+): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    const command = args[args.length - 1] as Command;
+    const json = Boolean(command.opts<{ json?: boolean }>().json);
+    try {
+      process.exitCode = (await handler(...args)) ?? ExitCode.Success;
+    } catch (error) {
+      process.exitCode = reportError(error, json);
+    }
+  };
+}
+
+/** Connects to Temporal with the command's connection options, runs `body`, and closes the connection. */
+export async function withClient<T>(options: ConnectionOptionValues, body: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connectClient(resolveTemporalSettings(connectionFlagsOf(options)));
+  try {
+    return await body(client);
+  } finally {
+    await client.connection.close();
+  }
+}

@@ -1,0 +1,156 @@
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import { type Command } from 'commander';
+import { loadPipelineFile } from '../config/load';
+import { parseDigest } from '../oci/digest';
+import { parseReleaseWorkflowId, releaseWorkflowId } from '../temporal/ids';
+import {
+  type ApprovalInput,
+  type ApprovalResult,
+  approveSignal,
+  approveUpdate,
+  rejectSignal,
+  rejectUpdate,
+} from '../../workflows/messages';
+import { runAction, withClient } from './action';
+import { CliError, ExitCode } from './exit-codes';
+import { addCommonOptions, type ConnectionOptionValues, defaultPerson, findTargetStage } from './options';
+import { printFacts, printJson } from './output';
+import { isRollbackId, readWorkflowStatus, withWorkerDeadline } from './status-view';
+
+type Decision = 'approve' | 'reject';
+
+interface DecisionOptionValues extends ConnectionOptionValues {
+  pipeline?: string;
+  digest?: string;
+  stage?: string;
+  as: string;
+  comment?: string;
+  wait: boolean;
+}
+
+/** Workflow ID and digest a decision is for, from RELEASE_ID or from --pipeline and --digest. */
+function decisionTarget(id: string | undefined, options: DecisionOptionValues): { workflowId: string; digest: string } {
+  if (id === undefined) {
+    if (options.pipeline === undefined || options.digest === undefined) {
+      throw new CliError(
+        ExitCode.BadInput,
+        'missing release: expected a RELEASE_ID argument, or --pipeline FILE with --digest sha256:<64 hex>',
+      );
+    }
+    const pipeline = loadPipelineFile(options.pipeline);
+    const digest = parseDigest(options.digest);
+    if (options.stage !== undefined) {
+      findTargetStage(pipeline, options.stage);
+    }
+    return { workflowId: releaseWorkflowId(pipeline.name, digest), digest };
+  }
+
+  if (options.digest !== undefined) {
+    // A digest that differs from the release's is sent as given, so the workflow rejects it and returns the reason.
+    return { workflowId: id, digest: parseDigest(options.digest) };
+  }
+  const parsed = parseReleaseWorkflowId(id);
+  if (parsed === undefined) {
+    const expected = isRollbackId(id)
+      ? "a rollback's target digest, which 'promote status' shows"
+      : 'the digest of the release';
+    throw new CliError(ExitCode.BadInput, `missing --digest for ${id}; expected ${expected}, as sha256:<64 hex>`);
+  }
+  return { workflowId: id, digest: parsed.digest };
+}
+
+/** Finds the stage waiting for approval, for a decision given without --stage. */
+async function stageAwaitingApproval(client: Client, workflowId: string): Promise<string> {
+  const view = await readWorkflowStatus(client, workflowId);
+  if (view.kind === 'rollback') {
+    return view.status.stage;
+  }
+  const waiting = view.status.stages.filter((stage) => stage.state === 'awaiting-approval');
+  if (waiting.length !== 1) {
+    throw new CliError(
+      ExitCode.BadInput,
+      `missing --stage: release ${workflowId} has no stage waiting for approval (state ${view.status.state}); ` +
+        'name the stage to approve ahead of time',
+    );
+  }
+  return waiting[0].name;
+}
+
+async function sendDecision(
+  client: Client,
+  decision: Decision,
+  workflowId: string,
+  input: ApprovalInput,
+  wait: boolean,
+): Promise<ApprovalResult | undefined> {
+  const handle = client.workflow.getHandle(workflowId);
+  try {
+    if (!wait) {
+      await handle.signal(decision === 'approve' ? approveSignal : rejectSignal, input);
+      return undefined;
+    }
+    // The update, unlike the signal, fails at once with the workflow's reason when the decision is rejected.
+    return await withWorkerDeadline(client, `the ${decision} update of ${workflowId}`, () =>
+      handle.executeUpdate(decision === 'approve' ? approveUpdate : rejectUpdate, { args: [input] }),
+    );
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) {
+      throw new CliError(
+        ExitCode.BadInput,
+        `${workflowId} is not running in namespace ${client.options.namespace}: not found, or it has ended`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+async function runDecision(decision: Decision, id: string | undefined, options: DecisionOptionValues): Promise<void> {
+  const target = decisionTarget(id, options);
+  await withClient(options, async (client) => {
+    const stage = options.stage ?? (await stageAwaitingApproval(client, target.workflowId));
+    const input: ApprovalInput = { stage, digest: target.digest, person: options.as, comment: options.comment };
+    const result = await sendDecision(client, decision, target.workflowId, input, options.wait);
+    const verb = decision === 'approve' ? 'approved' : 'rejected';
+
+    if (options.json) {
+      printJson({ workflowId: target.workflowId, ...input, decision: verb, accepted: result !== undefined, result });
+      return;
+    }
+    printFacts([
+      [result ? verb : `${decision} sent`, `${target.workflowId} stage ${stage} as ${options.as}`],
+      ['digest', target.digest],
+      ['approvals', result ? `${result.approvals} of ${result.required}` : undefined],
+      ['note', result ? undefined : "a signal is not confirmed; 'promote status' lists rejected decisions"],
+    ]);
+  });
+}
+
+function registerDecisionCommand(program: Command, decision: Decision): void {
+  const command = program
+    .command(decision)
+    .summary(
+      decision === 'approve' ? 'Approve a stage of a release or rollback' : 'Reject a stage of a release or rollback',
+    )
+    .description(
+      decision === 'approve'
+        ? "Approve a stage of a release or rollback; a rejected approval fails with the workflow's reason"
+        : 'Reject a stage of a release or rollback, which ends it as rejected',
+    )
+    .argument('[release-id]', "release or rollback ID, as 'promote start' or 'promote list' printed it")
+    .option('--pipeline <file>', 'pipeline file; with --digest, names the release instead of RELEASE_ID')
+    .option('--digest <digest>', 'digest being decided on (default: the digest in RELEASE_ID)')
+    .option('--stage <name>', 'stage to decide on (default: the stage waiting for approval)')
+    .option('--as <name>', 'person deciding', defaultPerson())
+    .option('--comment <text>', 'comment kept with the decision')
+    .option('--no-wait', 'send a signal and return without learning whether the decision was accepted');
+  addCommonOptions(command).action(
+    runAction(async (id: string | undefined, options: DecisionOptionValues) => runDecision(decision, id, options)),
+  );
+}
+
+/** Registers `promote approve` and `promote reject`. */
+export function registerApprovalCommands(program: Command): void {
+  registerDecisionCommand(program, 'approve');
+  registerDecisionCommand(program, 'reject');
+}

@@ -1,0 +1,91 @@
+import { userInfo } from 'node:os';
+import { type Command, InvalidArgumentError } from 'commander';
+import { type Pipeline, type Stage } from '../config/schema';
+import { type ConnectionFlags } from '../temporal/client';
+import { CliError, ExitCode } from './exit-codes';
+
+/** Options every Temporal subcommand accepts, as commander parses them. */
+export interface ConnectionOptionValues {
+  address?: string;
+  namespace?: string;
+  profile?: string;
+  apiKey?: string;
+  tls?: boolean;
+  json?: boolean;
+}
+
+/**
+ * Adds the connection flags and --json. Connection flags override TEMPORAL_* variables and the
+ * profile, as in the Temporal CLI.
+ */
+export function addCommonOptions(command: Command): Command {
+  return command
+    .option(
+      '--address <host:port>',
+      'Temporal frontend address (default: TEMPORAL_ADDRESS, the profile, 127.0.0.1:7233)',
+    )
+    .option('--namespace <name>', 'Temporal namespace (default: TEMPORAL_NAMESPACE, the profile, default)')
+    .option('--profile <name>', 'profile in the Temporal config file (default: TEMPORAL_PROFILE, default)')
+    .option('--api-key <key>', 'Temporal API key (default: TEMPORAL_API_KEY, the profile); turns TLS on')
+    .option('--tls', 'connect to Temporal over TLS')
+    .option('--no-tls', 'connect to Temporal over plain TCP even when the profile or an API key turns TLS on')
+    .option('--json', 'print one JSON document instead of text');
+}
+
+/** Picks the connection flags out of parsed options. */
+export function connectionFlagsOf(options: ConnectionOptionValues): ConnectionFlags {
+  return {
+    address: options.address,
+    namespace: options.namespace,
+    profile: options.profile,
+    apiKey: options.apiKey,
+    tls: options.tls,
+  };
+}
+
+/** Returns the person acting when --as is not given: $USER, else the operating system's name for the current user. */
+export function defaultPerson(): string {
+  if (process.env.USER) {
+    return process.env.USER;
+  }
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Finds a stage by name; an unknown name is bad input that lists the stages there are. */
+export function findStage(pipeline: Pipeline, name: string): Stage {
+  const stage = pipeline.stages.find((candidate) => candidate.name === name);
+  if (!stage) {
+    throw new CliError(
+      ExitCode.BadInput,
+      `unknown stage "${name}" in pipeline ${pipeline.name}; expected one of: ${pipeline.stages.map((s) => s.name).join(', ')}`,
+    );
+  }
+  return stage;
+}
+
+/** Finds a stage that images are promoted into, which excludes the source stage. */
+export function findTargetStage(pipeline: Pipeline, name: string): Stage {
+  const stage = findStage(pipeline, name);
+  if (stage === pipeline.stages[0]) {
+    const targets = pipeline.stages.slice(1).map((s) => s.name);
+    throw new CliError(
+      ExitCode.BadInput,
+      `stage "${name}" is the source of pipeline ${pipeline.name}, where CI pushes; nothing is promoted into it. ` +
+        `Expected one of: ${targets.join(', ')}`,
+    );
+  }
+  return stage;
+}
+
+/** Parses an option value that must be a positive integer, such as --limit. */
+export function parsePositiveInteger(value: string): number {
+  const parsed = Number(value);
+  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(parsed) || parsed < 1) {
+    throw new InvalidArgumentError(`expected a positive integer, e.g. 20, got ${JSON.stringify(value)}`);
+  }
+  return parsed;
+}

@@ -1,0 +1,90 @@
+import { type Command } from 'commander';
+import { loadPipelineFile } from '../config/load';
+import { parseDigest } from '../oci/digest';
+import { startRollback } from '../temporal/releases';
+import { runAction, withClient } from './action';
+import { ExitCode } from './exit-codes';
+import { followWorkflow } from './follow';
+import { addCommonOptions, type ConnectionOptionValues, defaultPerson, findTargetStage } from './options';
+import { formatTime, printFacts, printJson } from './output';
+import { exitCodeForFinalState, formatWorkflowStatus } from './status-view';
+
+interface RollbackOptionValues extends ConnectionOptionValues {
+  pipeline: string;
+  to?: string;
+  as: string;
+  reason?: string;
+  wait?: boolean;
+}
+
+async function runRollback(stageName: string, options: RollbackOptionValues): Promise<ExitCode> {
+  const pipeline = loadPipelineFile(options.pipeline);
+  const stage = findTargetStage(pipeline, stageName);
+  const to = options.to === undefined ? undefined : parseDigest(options.to);
+
+  return withClient(options, async (client) => {
+    const handle = await startRollback(client, {
+      pipeline,
+      stage: stage.name,
+      to,
+      requestedBy: options.as,
+      reason: options.reason,
+    });
+    const rollbackId = handle.workflowId;
+    if (!options.json) {
+      printFacts([
+        ['rollback', rollbackId],
+        ['stage', `${pipeline.name}/${stage.name} (${stage.repository}:${stage.environmentTag})`],
+        ['target', to ?? 'the last good digest before the current one'],
+        [
+          'approval',
+          stage.approval
+            ? `needs ${stage.approval.required} of ${stage.approval.approvers.join(', ')}: ` +
+              `promote approve ${rollbackId} --stage ${stage.name} --digest <target digest>`
+            : undefined,
+        ],
+      ]);
+    }
+    if (!options.wait) {
+      if (options.json) {
+        printJson({ rollbackId, pipeline: pipeline.name, stage: stage.name, to });
+      }
+      return ExitCode.Success;
+    }
+
+    let previousStep = '';
+    const final = await followWorkflow(client, rollbackId, {
+      onChange: (view) => {
+        const line = `${view.status.state}: ${view.status.currentStep}`;
+        if (!options.json && line !== previousStep) {
+          previousStep = line;
+          process.stdout.write(`${formatTime(new Date())}  ${line}\n`);
+        }
+      },
+    });
+    if (options.json) {
+      printJson(final.status);
+    } else {
+      process.stdout.write('\n' + formatWorkflowStatus(final) + '\n');
+    }
+    return exitCodeForFinalState(final);
+  });
+}
+
+/** Registers `promote rollback`. */
+export function registerRollbackCommand(program: Command): void {
+  const command = program
+    .command('rollback')
+    .summary("Move a stage's environment tag back to an earlier digest")
+    .description(
+      "Move a stage's environment tag back to an earlier digest from its ledger, under the stage's lock and " +
+        'behind its approval gate',
+    )
+    .argument('<stage>', 'stage name from the pipeline file')
+    .requiredOption('--pipeline <file>', 'pipeline file')
+    .option('--to <digest>', 'digest to go back to; it must be in the ledger (default: the last good one before now)')
+    .option('--reason <text>', 'reason recorded in the ledger')
+    .option('--as <name>', 'person requesting the rollback', defaultPerson())
+    .option('--wait', 'follow the rollback to its end; then exit 0 if it completed, else 1');
+  addCommonOptions(command).action(runAction(runRollback));
+}

@@ -1,0 +1,94 @@
+import { type Command } from 'commander';
+import { loadPipelineFile } from '../config/load';
+import { RegistryClient } from '../oci/client';
+import { Reference } from '../oci/reference';
+import { startRelease } from '../temporal/releases';
+import { runAction, withClient } from './action';
+import { ExitCode } from './exit-codes';
+import { followWorkflow } from './follow';
+import { addCommonOptions, type ConnectionOptionValues, defaultPerson } from './options';
+import { formatTime, printFacts, printJson } from './output';
+import { exitCodeForFinalState, formatWorkflowStatus, type WorkflowStatus } from './status-view';
+
+interface StartOptionValues extends ConnectionOptionValues {
+  pipeline: string;
+  wait?: boolean;
+  force?: boolean;
+  as: string;
+}
+
+/** Prints one line per change of a followed release: its state and what it is doing. */
+function printProgress(view: WorkflowStatus, previous: { line: string }): void {
+  const line = `${view.status.state}: ${view.status.currentStep}`;
+  if (line !== previous.line) {
+    previous.line = line;
+    process.stdout.write(`${formatTime(new Date())}  ${line}\n`);
+  }
+}
+
+async function runStart(sourceArgument: string | undefined, options: StartOptionValues): Promise<ExitCode> {
+  const pipeline = loadPipelineFile(options.pipeline);
+  // The first stage is where CI pushes; its `latest` tag is the usual thing to release.
+  const source = sourceArgument ?? `${pipeline.stages[0].repository}:latest`;
+  Reference.parse(source);
+  const registry = new RegistryClient({ insecureRegistries: pipeline.insecureRegistries });
+
+  return withClient(options, async (client) => {
+    const started = await startRelease(
+      client,
+      { pipeline, source, startedBy: options.as, force: options.force },
+      registry,
+    );
+    if (!options.json) {
+      printFacts([
+        ['release', started.workflowId],
+        ['digest', started.digest],
+        ['source', started.source],
+        ['started by', started.existing ? undefined : options.as],
+        [
+          'existing',
+          started.existing ? 'yes: this digest is being released already; attached to that release' : undefined,
+        ],
+      ]);
+    }
+    if (!options.wait) {
+      if (options.json) {
+        printJson(started);
+      }
+      return ExitCode.Success;
+    }
+
+    const progress = { line: '' };
+    const final = await followWorkflow(client, started.workflowId, {
+      onChange: (view) => {
+        if (!options.json) {
+          printProgress(view, progress);
+        }
+      },
+    });
+    if (options.json) {
+      printJson({ ...started, status: final.status });
+    } else {
+      process.stdout.write('\n' + formatWorkflowStatus(final) + '\n');
+    }
+    return exitCodeForFinalState(final);
+  });
+}
+
+/** Registers `promote start`. */
+export function registerStartCommand(program: Command): void {
+  const command = program
+    .command('start')
+    .summary('Start a release of an image through a pipeline')
+    .description('Start a release: resolve the source to a digest and carry that digest through the pipeline')
+    .argument('[source]', "image to release (default: the first stage's repository with tag latest)")
+    .requiredOption('--pipeline <file>', 'pipeline file')
+    .option('--wait', 'follow the release to its end; then exit 0 if it completed, else 1')
+    .option('--force', 'release the digest again although an earlier release of it has ended')
+    .option(
+      '--as <name>',
+      'person starting the release; they may not approve it unless a gate allows it',
+      defaultPerson(),
+    );
+  addCommonOptions(command).action(runAction(runStart));
+}

@@ -1,0 +1,188 @@
+/** Reads the status of a release or rollback workflow and formats it for people. */
+import {
+  type Client,
+  isGrpcDeadlineError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+} from '@temporalio/client';
+import {
+  FINAL_RELEASE_STATES,
+  type ReleaseStatus,
+  releaseStatusQuery,
+  type RollbackStatus,
+  rollbackStatusQuery,
+  type StageStatus,
+} from '../../workflows/messages';
+import { CliError, ExitCode } from './exit-codes';
+import { type Fact, formatFacts, formatTable, formatTime, shortDigest } from './output';
+
+/** Status of either kind of workflow a person can follow with `promote status`. */
+export type WorkflowStatus = { kind: 'release'; status: ReleaseStatus } | { kind: 'rollback'; status: RollbackStatus };
+
+/** How long a query or update may wait for a worker to handle it. */
+export const WORKER_DEADLINE_MS = 15_000;
+
+const FINAL_ROLLBACK_STATES = ['completed', 'failed', 'rejected', 'expired', 'cancelled'];
+
+/** Checks whether the workflow reached a state after which nothing changes. */
+export function isFinal(view: WorkflowStatus): boolean {
+  return view.kind === 'release'
+    ? FINAL_RELEASE_STATES.includes(view.status.state)
+    : FINAL_ROLLBACK_STATES.includes(view.status.state);
+}
+
+/** Exit code for a finished workflow: 0 when it completed, 1 for every other ending. */
+export function exitCodeForFinalState(view: WorkflowStatus): ExitCode {
+  return view.status.state === 'completed' ? ExitCode.Success : ExitCode.Failure;
+}
+
+/** Checks whether a workflow ID names a rollback rather than a release. */
+export function isRollbackId(id: string): boolean {
+  return id.startsWith('rollback-');
+}
+
+/**
+ * Reads a workflow's status. A running workflow returns it from the status query, which needs a worker. A closed one
+ * is read from its result, which the server keeps, so the status of a finished release needs no worker. A
+ * cancelled or terminated workflow has no result, so its status comes from the query after all.
+ */
+export async function readWorkflowStatus(client: Client, id: string): Promise<WorkflowStatus> {
+  const handle = client.workflow.getHandle(id);
+  const kind = isRollbackId(id) ? 'rollback' : 'release';
+  let running: boolean;
+  try {
+    running = (await handle.describe()).status.name === 'RUNNING';
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) {
+      throw new CliError(
+        ExitCode.BadInput,
+        `${kind} ${id} not found in namespace ${client.options.namespace}; ` +
+          "expected an ID that 'promote start' or 'promote list' printed",
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+
+  if (!running) {
+    try {
+      const status: unknown = await handle.result();
+      return { kind, status } as WorkflowStatus;
+    } catch (error) {
+      if (!(error instanceof WorkflowFailedError)) {
+        throw error;
+      }
+    }
+  }
+  return await withWorkerDeadline(client, `the status query of ${id}`, async () =>
+    kind === 'rollback'
+      ? { kind, status: await handle.query(rollbackStatusQuery) }
+      : { kind, status: await handle.query(releaseStatusQuery) },
+  );
+}
+
+/**
+ * Runs a call that a worker must handle (a query, an update) with a deadline. Without a worker the server
+ * holds such a call until the gRPC deadline, so a person would wait without learning why.
+ */
+export async function withWorkerDeadline<T>(client: Client, what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await client.withDeadline(Date.now() + WORKER_DEADLINE_MS, call);
+  } catch (error) {
+    if (isGrpcDeadlineError(error) || error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+      throw new CliError(
+        ExitCode.Unreachable,
+        `no worker answered ${what} within ${WORKER_DEADLINE_MS / 1000} s; start one with 'promote worker'`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+function describeApprovals(stage: StageStatus): string {
+  if (stage.requiredApprovals === 0) {
+    return '-';
+  }
+  const approved = stage.approvals.filter((record) => record.decision === 'approved');
+  const names = approved.map((record) => record.person).join(',');
+  return `${approved.length}/${stage.requiredApprovals}${names ? ` ${names}` : ''}`;
+}
+
+function describeHooks(stage: StageStatus): string {
+  if (stage.hooks.length === 0) {
+    return '-';
+  }
+  return stage.hooks.map((hook) => `${hook.name}:${hook.passed ? 'passed' : 'failed'}`).join(',');
+}
+
+/** Formats a release's status: facts, one line each, then a table of its stages. */
+export function formatReleaseStatus(status: ReleaseStatus): string {
+  const facts: Fact[] = [
+    ['release', status.releaseId],
+    ['pipeline', status.pipeline],
+    ['source', status.source],
+    ['digest', status.digest],
+    ['state', status.state],
+    ['step', status.currentStep],
+    ['stage', status.currentStage],
+    ['started', `${formatTime(status.startedAt)} by ${status.startedBy}`],
+    ['finished', status.finishedAt ? formatTime(status.finishedAt) : undefined],
+    ['forced', status.force ? 'yes' : undefined],
+    ['failure', status.failure],
+  ];
+  for (const refused of status.refusedApprovals) {
+    facts.push(['refused', `${refused.person} ${refused.decision} ${refused.stage}: ${refused.reason}`]);
+  }
+  for (const stage of status.stages) {
+    if (stage.failure) {
+      facts.push([`${stage.name} failure`, stage.failure]);
+    }
+  }
+  const table = formatTable(
+    ['stage', 'state', 'approvals', 'previous', 'tags', 'hooks', 'finished'],
+    status.stages.map((stage) => [
+      stage.name,
+      stage.state,
+      describeApprovals(stage),
+      shortDigest(stage.previousDigest),
+      stage.tagsMoved.join(',') || '-',
+      describeHooks(stage),
+      formatTime(stage.finishedAt),
+    ]),
+  );
+  return `${formatFacts(facts)}\n\n${table}`;
+}
+
+/** Formats a rollback's status, one fact per line. */
+export function formatRollbackStatus(status: RollbackStatus): string {
+  const approved = status.approvals.filter((record) => record.decision === 'approved').map((record) => record.person);
+  const facts: Fact[] = [
+    ['rollback', status.rollbackId],
+    ['pipeline', status.pipeline],
+    ['stage', status.stage],
+    ['state', status.state],
+    ['step', status.currentStep],
+    ['target', status.targetDigest],
+    ['previous', status.previousDigest],
+    [
+      'approvals',
+      status.requiredApprovals > 0
+        ? `${approved.length}/${status.requiredApprovals}${approved.length ? ` ${approved.join(',')}` : ''}`
+        : undefined,
+    ],
+    ['started', `${formatTime(status.startedAt)} by ${status.requestedBy}`],
+    ['finished', status.finishedAt ? formatTime(status.finishedAt) : undefined],
+    ['failure', status.failure],
+  ];
+  for (const refused of status.refusedApprovals) {
+    facts.push(['refused', `${refused.person} ${refused.decision} ${refused.stage}: ${refused.reason}`]);
+  }
+  return formatFacts(facts);
+}
+
+/** Formats either kind of status. */
+export function formatWorkflowStatus(view: WorkflowStatus): string {
+  return view.kind === 'release' ? formatReleaseStatus(view.status) : formatRollbackStatus(view.status);
+}

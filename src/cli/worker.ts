@@ -1,0 +1,95 @@
+import { Client } from '@temporalio/client';
+import { type Command } from 'commander';
+import { connectWorkerConnection, resolveTemporalSettings } from '../temporal/client';
+import { TASK_QUEUE } from '../temporal/constants';
+import { createWorker } from '../temporal/worker';
+import { runAction } from './action';
+import { CliError, ExitCode } from './exit-codes';
+import { addCommonOptions, type ConnectionOptionValues, connectionFlagsOf, parsePositiveInteger } from './options';
+
+interface WorkerOptionValues extends ConnectionOptionValues {
+  taskQueue: string;
+  insecureRegistry: string[];
+  hookEnv: string[];
+  maxConcurrentActivities?: number;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Copies the named variables of this process's environment, for command hooks; a missing one is bad input. */
+function hookEnvironment(names: string[]): Record<string, string> {
+  const environment: Record<string, string> = {};
+  for (const name of names) {
+    const value = process.env[name];
+    if (value === undefined) {
+      throw new CliError(
+        ExitCode.BadInput,
+        `--hook-env ${name}: the variable is not set in the worker's environment; expected the name of a set variable`,
+      );
+    }
+    environment[name] = value;
+  }
+  return environment;
+}
+
+function log(message: string, fields: Record<string, unknown> = {}): void {
+  const details = Object.entries(fields)
+    .map(([key, value]) => `${key}=${String(value)}`)
+    .join(' ');
+  process.stderr.write(`${new Date().toISOString()} ${message}${details ? ` ${details}` : ''}\n`);
+}
+
+/**
+ * Runs a worker until SIGINT or SIGTERM. The Temporal SDK's runtime handles those signals: it stops polling,
+ * lets running activities finish within the shutdown grace time, and then `run()` returns.
+ */
+async function runWorker(options: WorkerOptionValues): Promise<void> {
+  const settings = resolveTemporalSettings(connectionFlagsOf(options));
+  const hookEnv = hookEnvironment(options.hookEnv);
+  const connection = await connectWorkerConnection(settings);
+  const client = new Client({ connection, namespace: settings.namespace });
+  try {
+    const worker = await createWorker({
+      connection,
+      client,
+      namespace: settings.namespace,
+      taskQueue: options.taskQueue,
+      registryOptions: { insecureRegistries: options.insecureRegistry },
+      hookEnvironment: hookEnv,
+      maxConcurrentActivities: options.maxConcurrentActivities,
+    });
+    log('Worker started', {
+      address: settings.address,
+      namespace: settings.namespace,
+      taskQueue: options.taskQueue,
+      pid: process.pid,
+    });
+    await worker.run();
+    log('Worker stopped', { taskQueue: options.taskQueue });
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Registers `promote worker`. */
+export function registerWorkerCommand(program: Command): void {
+  const command = program
+    .command('worker')
+    .summary('Run a worker for releases and rollbacks')
+    .description(
+      'Run the release, stage and rollback workflows and their activities until SIGINT or SIGTERM. Registry ' +
+        'credentials come from the docker config ($DOCKER_CONFIG/config.json or ~/.docker/config.json)',
+    )
+    .option('--task-queue <name>', 'task queue to poll', TASK_QUEUE)
+    .option('--insecure-registry <host:port>', 'registry reached over plain HTTP; repeatable', collect, [])
+    .option(
+      '--hook-env <name>',
+      "pass this variable of the worker's environment to command hooks; repeatable",
+      collect,
+      [],
+    )
+    .option('--max-concurrent-activities <count>', 'activities run at once (default: 20)', parsePositiveInteger);
+  addCommonOptions(command).action(runAction(runWorker));
+}

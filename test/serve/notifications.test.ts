@@ -7,9 +7,8 @@ import { parsePipelineYaml } from '../../src/config/load';
 import type { Pipeline } from '../../src/config/schema';
 import { RegistryClient } from '../../src/oci/client';
 import type { LogFields, Logger } from '../../src/serve/log';
-import type { ReleaseStarter } from '../../src/serve/push';
 import { NOTIFICATIONS_PATH, type NotificationServer, startNotificationServer } from '../../src/serve/server';
-import { releaseWorkflowId } from '../../src/temporal/ids';
+import { countReleases, idleReleaseStarter } from './release-starter';
 
 const SECRET = 'notify-secret-for-tests';
 const EVENTS_TYPE = 'application/vnd.docker.distribution.events.v2+json';
@@ -28,33 +27,8 @@ const logger: Logger = {
   error: (message, fields = {}) => logged.push({ level: 'error', message, fields }),
 };
 
-/** Starts the release workflow by ID and policy, without a worker: the test counts workflow executions. */
-const startRelease: ReleaseStarter = async (input) => {
-  const digest = input.source.slice(input.source.indexOf('@') + 1);
-  const workflowId = releaseWorkflowId(input.pipeline.name, digest);
-  const existing = await client.workflow
-    .getHandle(workflowId)
-    .describe()
-    .then(() => true)
-    .catch(() => false);
-  await client.workflow.start('releaseWorkflow', {
-    taskQueue: 'policy-serve-test',
-    workflowId,
-    args: [input],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    workflowIdReusePolicy: 'REJECT_DUPLICATE',
-  });
-  return { workflowId, existing };
-};
-
 async function releasesOf(digest: string): Promise<number> {
-  const executions = client.workflow.list({ query: `WorkflowId = '${releaseWorkflowId('web', digest)}'` });
-  let count = 0;
-  for await (const execution of executions) {
-    expect(execution.type).toBe('releaseWorkflow');
-    count += 1;
-  }
-  return count;
+  return countReleases(client, 'web', digest);
 }
 
 function handledPushes(tag: string): { message: string; fields: LogFields }[] {
@@ -85,7 +59,7 @@ triggers:
     pipelines: [pipeline],
     secret: SECRET,
     logger,
-    push: { registry: new RegistryClient(), startRelease },
+    push: { registry: new RegistryClient(), startRelease: idleReleaseStarter(() => client, 'policy-serve-test') },
   });
   registry = await startRegistry({
     port: registryPort,

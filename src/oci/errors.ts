@@ -9,13 +9,13 @@ export interface RegistryErrorDetail {
   detail?: unknown;
 }
 
-/** What a RegistryError is built from; `url` must already be redacted. */
+/** Fields of a new RegistryError; `url` must already be redacted. */
 export interface RegistryErrorInit {
   method: string;
   url: string;
   registry: string;
   repository: string;
-  /** What the request was about, such as `manifest 127.0.0.1:5000/team/app@sha256:ab12…`. */
+  /** Object of the request, such as `manifest 127.0.0.1:5000/team/app@sha256:ab12…`. */
   subject: string;
   /** Absent when no response arrived (connection failure). */
   status?: number;
@@ -24,15 +24,15 @@ export interface RegistryErrorInit {
   digest?: string;
   /** Advice for the reader, such as `check the credentials for 127.0.0.1:5000`. */
   hint?: string;
-  /** How the exchange failed when no status arrived, such as `ECONNRESET: other side closed`. */
+  /** Cause of the failure when no status arrived, such as `ECONNRESET: other side closed`. */
   failure?: string;
   attempts?: number;
   cause?: unknown;
 }
 
 /**
- * Thrown when a registry request gets a status its caller does not accept, or no response at all. `retryable` says
- * whether sending the same request again can help (429, 5xx, a broken connection); the transport has already
+ * Thrown when a registry request gets a status its caller does not accept, or no response at all. `retryable` is
+ * true when sending the same request again can help (429, 5xx, a broken connection). The transport has already
  * retried those when the body could be replayed.
  */
 export class RegistryError extends Error {
@@ -99,7 +99,7 @@ function formatOutcome(init: RegistryErrorInit): string {
 /** Thrown when content read from or written to a registry does not hash to the digest that names it. */
 export class DigestMismatchError extends Error {
   constructor(
-    /** What was checked, such as `blob 127.0.0.1:5000/team/app`. */
+    /** Object that was checked, such as `blob 127.0.0.1:5000/team/app`. */
     readonly subject: string,
     readonly expected: string,
     readonly actual: string,

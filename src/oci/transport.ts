@@ -60,8 +60,8 @@ export interface TransportRetryEvent extends RetryEvent {
 
 export interface TransportOptions {
   /**
-   * Where credentials come from. A CredentialSource replaces the default; a record of credentials by registry host
-   * is consulted first, then the docker config. Default: the docker config (`$DOCKER_CONFIG/config.json`, else
+   * Source of credentials. A CredentialSource replaces the default. A record of credentials by registry host is
+   * consulted first, then the docker config. Default: the docker config (`$DOCKER_CONFIG/config.json`, else
    * `~/.docker/config.json`).
    */
   credentials?: CredentialSource | Record<string, Credential>;

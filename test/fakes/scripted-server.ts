@@ -13,10 +13,10 @@ export interface RecordedRequest {
   receivedAt: number;
 }
 
-/** Answers one request; `undefined` from a handler that does not know the path gets a 404. */
+/** Handles one request. A request the handler leaves unanswered gets a 404, or 200 for `GET /v2/`. */
 export type ScriptedHandler = (request: RecordedRequest, response: ServerResponse) => void;
 
-/** An HTTP server on loopback that answers each request as a test script decides, and records what it received. */
+/** An HTTP server on loopback that responds as a test script decides and records each request it receives. */
 export interface ScriptedServer {
   /** `127.0.0.1:PORT`, or `localhost:PORT` when started with that host name. */
   host: string;
@@ -29,7 +29,7 @@ export interface ScriptedServer {
 }
 
 /**
- * Starts the server on 127.0.0.1. `GET /v2/` answers 200 unless the handler answers it, so clients see a registry
+ * Starts the server on 127.0.0.1. `GET /v2/` returns 200 unless the handler responds to it, so clients see a registry
  * that needs no authentication. `hostName` is the name that `host` and `url` use for it.
  */
 export async function startScriptedServer(handler: ScriptedHandler, hostName = '127.0.0.1'): Promise<ScriptedServer> {

@@ -155,7 +155,7 @@ export async function startTokenServer(dir: string, options: TokenServerOptions)
       const granted = recorded.user ? (options.grant?.(requested, recorded) ?? requested) : [];
       const token = mint(granted, recorded.user);
       const expiry = options.expiresIn === undefined ? {} : { expires_in: options.expiresIn };
-      // The docker token spec says `token`; OAuth2 says `access_token`. Answer each flow in its own form.
+      // The docker token spec names the field `token` and OAuth2 names it `access_token`, so each flow gets its own.
       reply(200, request.method === 'POST' ? { access_token: token, ...expiry } : { token, ...expiry });
     })();
   });

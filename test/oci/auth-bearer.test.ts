@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRegistry, type LocalRegistry } from '../../scripts/lib/registry';
@@ -8,8 +9,8 @@ import { type RegistryRequest, Transport } from '../../src/oci/transport';
 import { seedImage, type SeededImage } from '../fakes/seed-image';
 import { type Access, startTokenServer, type TokenServer, type TokenServerOptions } from '../fakes/token-server';
 
-// A real Distribution registry verifies the tokens (ES256, trusted through its JWKS file); only the token
-// server is a fake, so the test can count and shape what it issues.
+// A real Distribution registry verifies the tokens, which are ES256 JWTs trusted through its JWKS file. Only
+// the token server is a fake, so the test can count and shape the tokens it issues.
 
 const SERVICE = 'test-registry';
 const options: TokenServerOptions = {
@@ -158,6 +159,30 @@ test('insufficient scope after renewal fails without looping', async () => {
 
   expect(error).toBeInstanceOf(AuthenticationError);
   expect(error.status).toBe(401);
+  expect(tokens.requests).toHaveLength(2);
+});
+
+test('streaming request after insufficient scope is retryable', async () => {
+  let issued = 0;
+  options.grant = (requested) => (issued++ === 0 ? [] : requested);
+  const client = transport();
+  const putStreamed = (): RegistryRequest => ({
+    method: 'PUT',
+    registry: registry.host,
+    repository: 'team/app',
+    path: '/v2/team/app/manifests/streamed',
+    headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+    body: Readable.from([image.manifest]),
+    actions: ['pull', 'push'],
+    expect: [201],
+  });
+
+  const error = (await client.request(putStreamed()).catch((caught: unknown) => caught)) as AuthenticationError;
+  expect(error).toBeInstanceOf(AuthenticationError);
+  expect(error.retryable).toBe(true);
+  expect(error.message).toContain('the registry rejected the token, which is now renewed; send the request again');
+
+  expect(await send(client, putStreamed())).toBe(201);
   expect(tokens.requests).toHaveLength(2);
 });
 

@@ -2,7 +2,7 @@ import { RegistryError } from '../../src/oci/errors';
 import { type RegistryRequest, Transport } from '../../src/oci/transport';
 import { type ScriptedServer, startScriptedServer } from '../fakes/scripted-server';
 
-// The registry fake asks for Basic auth, so every request to it carries credentials that a redirect must not
+// The registry fake requires Basic auth, so every request to it carries credentials that a redirect must not
 // carry to another host.
 
 const BLOB = '/v2/team/app/blobs/sha256:' + 'ab'.repeat(32);

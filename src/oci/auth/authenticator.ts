@@ -6,7 +6,7 @@ import { AuthenticationError } from '../errors';
 import { redactUrl } from '../transport/describe';
 import { connectionError } from '../transport/failure';
 
-/** What an authenticator needs from the transport that owns it. */
+/** Dependencies an authenticator gets from the transport that owns it. */
 export interface AuthenticatorContext {
   /** Registry host as references spell it. */
   registry: string;
@@ -94,15 +94,27 @@ export class RegistryAuthenticator {
   }
 
   private lookupCredential(): Promise<Credential | undefined> {
-    this.credential ??= this.context.credentials.lookup(this.context.registry);
+    if (!this.credential) {
+      const lookup = this.context.credentials.lookup(this.context.registry);
+      this.credential = lookup;
+      // A failed lookup (a credential helper that timed out, say) is tried again by the next request.
+      lookup.catch(() => {
+        if (this.credential === lookup) {
+          this.credential = undefined;
+        }
+      });
+    }
     return this.credential;
   }
 
   private learnChallenge(request: ScopeRequest): Promise<Challenge | undefined> {
     if (!this.challenge) {
-      this.challenge = this.ping(request);
-      this.challenge.catch(() => {
-        this.challenge = undefined;
+      const ping = this.ping(request);
+      this.challenge = ping;
+      ping.catch(() => {
+        if (this.challenge === ping) {
+          this.challenge = undefined;
+        }
       });
     }
     return this.challenge;

@@ -11,8 +11,10 @@ export interface Challenge {
  * backslash escapes, and one header may carry several challenges, as in `Basic realm="r", Bearer realm="t"`.
  */
 export function parseChallenges(header: string | string[] | undefined): Challenge[] {
-  const values = Array.isArray(header) ? header : header === undefined ? [] : [header];
-  return values.flatMap(parseHeaderValue);
+  if (header === undefined) {
+    return [];
+  }
+  return (Array.isArray(header) ? header : [header]).flatMap(parseHeaderValue);
 }
 
 function parseHeaderValue(value: string): Challenge[] {

@@ -4,7 +4,7 @@ import type { Credential } from './credentials';
 /** Helpers prompt or unlock keychains; a helper still running after this long is stuck. */
 const HELPER_TIMEOUT_MS = 30_000;
 
-/** What a helper prints on stdout when it stores nothing for the server. */
+/** Message a helper prints on stdout when it stores nothing for the server. */
 const NOT_FOUND = /credentials not found/i;
 
 /**
@@ -15,7 +15,7 @@ const NOT_FOUND = /credentials not found/i;
 export function runCredentialHelper(helper: string, serverUrl: string): Promise<Credential | undefined> {
   const program = `docker-credential-${helper}`;
   return new Promise((resolve, reject) => {
-    // The environment is passed explicitly so that the helper is searched for on the PATH this process sees now.
+    // Passing the environment explicitly makes spawn search the PATH of process.env as it is now.
     const child = spawn(program, ['get'], {
       env: process.env,
       stdio: ['pipe', 'pipe', 'pipe'],

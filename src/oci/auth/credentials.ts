@@ -1,7 +1,7 @@
 /**
- * Credentials for one registry, as `docker login` stores them. A registry token is sent to the registry as is; an
- * identity token is an OAuth2 refresh token exchanged at the token server; a username and password serve Basic
- * auth and token requests.
+ * Credentials for one registry, as `docker login` stores them. A registry token is sent to the registry as it is.
+ * An identity token is an OAuth2 refresh token, exchanged at the token server for access tokens. A username and
+ * password serve Basic auth and token requests.
  */
 export interface Credential {
   username?: string;

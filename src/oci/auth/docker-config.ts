@@ -76,7 +76,7 @@ function entryToCredential(entry: AuthEntry, path: string, registry: string): Cr
 /**
  * Credentials from docker's config file, looked up the way `docker login` stores them: a `credHelpers` entry for the
  * registry, else the `credsStore` helper, else the `auths` entry. A helper that stores nothing for the registry
- * falls through to `auths`. The file is read once; each registry is looked up once.
+ * falls through to `auths`. The file is read once, and each registry is looked up once unless the lookup fails.
  */
 export class DockerConfigCredentials implements CredentialSource {
   private config?: Promise<DockerConfigFile>;
@@ -88,8 +88,10 @@ export class DockerConfigCredentials implements CredentialSource {
     const canonical = canonicalRegistry(registry);
     let result = this.lookups.get(canonical);
     if (!result) {
-      result = this.find(canonical);
-      this.lookups.set(canonical, result);
+      const lookup = this.find(canonical);
+      this.lookups.set(canonical, lookup);
+      lookup.catch(() => this.lookups.delete(canonical));
+      result = lookup;
     }
     return result;
   }

@@ -25,9 +25,10 @@ export interface TokenRequest {
 }
 
 /**
- * Requests a token. An identity token (OAuth2 refresh token) is exchanged by POST (the OAuth2 flow of the docker
- * token spec), falling back to GET when the server does not implement POST; otherwise a GET carries the username
- * and password as Basic auth, or nothing for anonymous pulls. Query parameters already in the realm are kept.
+ * Requests a token. An identity token (OAuth2 refresh token) is exchanged by POST, the OAuth2 flow of the docker
+ * token spec, with a fallback to GET when the server returns 404 or 405 for POST. Without an identity token, a GET
+ * carries the username and password as Basic auth, or no credentials for anonymous pulls. Query parameters already
+ * in the realm are kept.
  */
 export async function requestToken(send: RetryingSend, request: TokenRequest): Promise<TokenGrant> {
   if (request.credential?.identityToken) {

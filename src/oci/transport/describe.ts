@@ -22,7 +22,7 @@ export function shortDigest(digest: string): string {
   return digest.length > colon + 13 ? `${digest.slice(0, colon + 13)}…` : digest;
 }
 
-/** What a request is about, for error messages, and the digest it names, if any. */
+/** Description of a request's object for error messages, and the digest it names, if any. */
 export interface RequestSubject {
   subject: string;
   digest?: string;

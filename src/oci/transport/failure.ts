@@ -36,7 +36,7 @@ export function parseErrorBody(text: string): RegistryErrorDetail[] {
   }
   const { errors, error, error_description: description } = (parsed ?? {}) as Record<string, unknown>;
   if (typeof error === 'string') {
-    // OAuth2 token endpoints answer {"error":"invalid_grant","error_description":"..."} (RFC 6749 section 5.2).
+    // OAuth2 token endpoints return {"error":"invalid_grant","error_description":"..."} (RFC 6749 section 5.2).
     return [{ code: error, message: typeof description === 'string' ? description : undefined }];
   }
   if (!Array.isArray(errors)) {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ExchangeResponse } from './send';
 
-/** How often and how long to retry; every field has a default. */
+/** Retry limits and delays; every field has a default. */
 export interface RetryOptions {
   /** Requests sent in all, the first included. Default 5. */
   attempts?: number;
@@ -78,7 +78,7 @@ export class RetryPolicy {
   }
 }
 
-/** What happened to a request after all attempts: the last response, or the last connection error. */
+/** Result of a request after all attempts: the last response, or the last connection error. */
 export type RetryOutcome =
   { response: ExchangeResponse; attempts: number } | { error: unknown; attempts: number; retryable: boolean };
 

@@ -114,20 +114,24 @@ export class Transport {
    * in `request.expect`. Throws RegistryError (AuthenticationError for 401 and 403) otherwise.
    */
   async request(request: RegistryRequest): Promise<RegistryResponse> {
-    const url = requestUrl(this.originOf(request.registry), request.path, request.query);
+    const origin = this.originOf(request.registry);
+    const url = requestUrl(origin, request.path, request.query);
     const authenticator = this.authenticatorFor(request.registry);
     const scope: ScopeRequest = { repository: request.repository, scopes: scopesOf(request), signal: request.signal };
     const replayable = request.body === undefined || Buffer.isBuffer(request.body);
+    // An absolute URL from a Location header may point at another host, such as upload storage; credentials for
+    // the registry stay with the registry.
+    const authenticated = url.origin === new URL(origin).origin;
 
-    let sent = await authenticator.authorization(scope);
+    let sent = authenticated ? await authenticator.authorization(scope) : undefined;
     let outcome = await this.sendAttempts(request, url, sent, replayable);
     let renewed = false;
 
-    if ('response' in outcome && outcome.response.status === 401 && !request.expect.includes(401)) {
-      const header = outcome.response.headers['www-authenticate'];
-      renewed = await authenticator.renew(scope, header, sent);
+    if (authenticated && 'response' in outcome && outcome.response.status === 401 && !request.expect.includes(401)) {
+      const { response } = outcome;
+      renewed = await authenticator.renew(scope, response.headers['www-authenticate'], sent);
       if (renewed && replayable) {
-        await outcome.response.body.dump();
+        await response.body.dump();
         sent = await authenticator.authorization(scope);
         outcome = await this.sendAttempts(request, url, sent, replayable);
       }

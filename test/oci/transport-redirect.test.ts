@@ -130,3 +130,24 @@ test('error after a redirect shows the redacted URL', async () => {
   );
   expect(error.message).not.toContain('secret');
 });
+
+test('absolute URL on another host gets no Authorization', async () => {
+  const storage = await startStorage('localhost');
+  const registry = await startRegistryRedirectingTo(() => '/unused');
+
+  const response = await transport.request({
+    method: 'PUT',
+    registry: registry.host,
+    repository: 'team/app',
+    path: `${storage.url}/uploads/session-1?_state=abc`,
+    query: { digest: 'sha256:' + 'cd'.repeat(32) },
+    body: Buffer.from('blob'),
+    actions: ['pull', 'push'],
+    expect: [200],
+  });
+  await response.body.dump();
+
+  const [upload] = storage.requestsTo('/uploads/session-1');
+  expect(upload.url).toBe(`/uploads/session-1?_state=abc&digest=sha256%3A${'cd'.repeat(32)}`);
+  expect(upload.headers.authorization).toBeUndefined();
+});

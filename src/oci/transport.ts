@@ -77,7 +77,7 @@ export interface TransportOptions {
 }
 
 /** Connections per origin: enough for several blob streams in parallel plus manifest and tag requests. */
-const CONNECTIONS_PER_ORIGIN = 16;
+export const CONNECTIONS_PER_ORIGIN = 16;
 
 /**
  * Sends requests to registries over one connection pool, in layers: authentication (Basic, or Bearer tokens cached

@@ -14,7 +14,7 @@ export interface RecordedRequest {
 }
 
 /** Handles one request. A request the handler leaves unanswered gets a 404, or 200 for `GET /v2/`. */
-export type ScriptedHandler = (request: RecordedRequest, response: ServerResponse) => void;
+export type ScriptedHandler = (request: RecordedRequest, response: ServerResponse) => void | Promise<void>;
 
 /** An HTTP server on loopback that responds as a test script decides and records each request it receives. */
 export interface ScriptedServer {
@@ -23,6 +23,8 @@ export interface ScriptedServer {
   port: number;
   url: string;
   requests: RecordedRequest[];
+  /** TCP connections accepted so far. */
+  readonly connections: number;
   /** Requests for one path (query ignored), in order. */
   requestsTo(path: string): RecordedRequest[];
   close(): Promise<void>;
@@ -39,7 +41,7 @@ export async function startScriptedServer(handler: ScriptedHandler, hostName = '
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
+    const respond = async () => {
       const url = request.url ?? '/';
       const method = request.method ?? '';
       const attempt = requests.filter((seen) => seen.method === method && pathOf(seen.url) === pathOf(url)).length + 1;
@@ -52,7 +54,7 @@ export async function startScriptedServer(handler: ScriptedHandler, hostName = '
         receivedAt: Date.now(),
       };
       requests.push(recorded);
-      handler(recorded, response);
+      await handler(recorded, response);
       if (!response.headersSent && !response.writableEnded && !response.destroyed) {
         if (pathOf(url) === '/v2/') {
           response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
@@ -60,7 +62,12 @@ export async function startScriptedServer(handler: ScriptedHandler, hostName = '
           response.writeHead(404).end();
         }
       }
-    });
+    };
+    request.on('end', () => void respond());
+  });
+  let connections = 0;
+  server.on('connection', () => {
+    connections += 1;
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -70,6 +77,9 @@ export async function startScriptedServer(handler: ScriptedHandler, hostName = '
     port,
     url: `http://${hostName}:${port}`,
     requests,
+    get connections() {
+      return connections;
+    },
     requestsTo: (path) => requests.filter((request) => pathOf(request.url) === path),
     close: () =>
       new Promise((resolve) => {

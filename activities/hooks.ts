@@ -11,8 +11,11 @@ import type { HookResult } from '../workflows/messages';
 import { OutputTail } from './output-tail';
 import type { RunHookInput } from './types';
 
-/** Heartbeats while a hook runs, so a worker that died during a long hook is noticed within the heartbeat timeout. */
-const HOOK_HEARTBEAT_INTERVAL_MS = 5000;
+/**
+ * Interval of local heartbeat calls while a hook runs. The SDK sends them on at most every 2 s (the worker's
+ * throttle), and the replies carry cancellation, so a cancelled hook stops within about 2 s.
+ */
+const HOOK_HEARTBEAT_INTERVAL_MS = 1000;
 /** Time between SIGTERM and SIGKILL when a command hook times out or is cancelled. */
 const KILL_GRACE_MS = 5000;
 

@@ -18,8 +18,11 @@ import type {
   TagState,
 } from './types';
 
-/** Heartbeats sent while a copy runs even when no blob reports progress (a slow mount, a large manifest walk). */
-const COPY_HEARTBEAT_INTERVAL_MS = 5000;
+/**
+ * Interval of heartbeat calls while a copy runs, also when no blob reports progress (a slow mount, a large
+ * manifest walk). Heartbeat replies carry cancellation, so this bounds how late a cancelled copy stops.
+ */
+const COPY_HEARTBEAT_INTERVAL_MS = 1000;
 
 export function createRegistryActivities(registry: RegistryClient, transport: Transport | undefined) {
   return {

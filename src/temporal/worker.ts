@@ -60,6 +60,10 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     workflowBundle,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 20,
     shutdownGraceTime: options.shutdownGraceTimeMs ?? 10_000,
+    // An activity learns of its cancellation only from the server's reply to a heartbeat. The SDK otherwise sends
+    // heartbeats up to 80% of the heartbeat timeout apart (24 s for a copy), so cancelling a release would wait that
+    // long before the copy or hook stops and the rollback starts.
+    maxHeartbeatThrottleInterval: '2 seconds',
   });
 }
 

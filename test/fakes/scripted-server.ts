@@ -89,7 +89,7 @@ export async function startScriptedServer(handler: ScriptedHandler, hostName = '
   };
 }
 
-/** Answers with a registry's JSON error body. */
+/** Sends a registry's JSON error body with `status` and extra headers. */
 export function replyError(
   response: ServerResponse,
   status: number,

@@ -58,7 +58,7 @@ function isCandidate(pipeline: Pipeline, tag: string): boolean {
  * Builds the polling activity. `startRelease` starts a release idempotently (pipeline + digest), so a
  * poll retried after a crash, or a push also seen through a notification, reaches the release that runs.
  */
-export function createWatchActivities(deps: { registry: TagSource; startRelease: () => ReleaseStarter }) {
+export function createWatchActivities(deps: { registry: TagSource; startRelease: ReleaseStarter }) {
   return {
     /**
      * Lists the source repository's tags, resolves those a trigger could match, and handles each tag
@@ -86,7 +86,7 @@ export function createWatchActivities(deps: { registry: TagSource; startRelease:
             continue; // Deleted between listing and resolving.
           }
           if (input.known[tag] !== digest && input.startReleases) {
-            result.changes.push(await handleChange(deps.startRelease(), deps.registry, pipeline, tag, digest));
+            result.changes.push(await handleChange(deps.startRelease, deps.registry, pipeline, tag, digest));
           }
           result.known[tag] = digest;
         } catch (error) {

@@ -9,13 +9,15 @@ export const RELEASE_EVENT_KINDS = [
   'release.completed',
   'release.failed',
   'release.superseded',
+  'release.rejected',
+  'release.expired',
 ] as const;
 
 export type ReleaseEventKind = (typeof RELEASE_EVENT_KINDS)[number];
 
 /** The JSON body of one webhook delivery. */
 export interface ReleaseEvent {
-  /** Unique per delivery and stable across retries (`<releaseId>/<sequence>`), so receivers can drop duplicates. */
+  /** Unique per event and stable across retries (`<releaseId>/<runId>/<sequence>`), so receivers can drop duplicates. */
   id: string;
   kind: ReleaseEventKind;
   pipeline: string;
@@ -24,6 +26,8 @@ export interface ReleaseEvent {
   digest: string;
   /** Workflow ID of the release. */
   releaseId: string;
+  /** Run ID of the release; differs between a release and a forced release of the same digest. */
+  runId: string;
   /** Position of the event within its release, from 1; receivers can order deliveries by it. */
   sequence: number;
   /** When the workflow produced the event, ISO 8601 UTC. */

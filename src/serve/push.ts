@@ -4,6 +4,7 @@ import { parseDigest } from '../oci/digest';
 import { Reference } from '../oci/reference';
 import { evaluateTrigger, needsImageFacts, type RuleEvaluation } from '../policy/evaluate';
 import { gatherImageFacts, type ImageSource } from '../policy/facts';
+import { ReleaseAlreadyEndedError } from '../temporal/releases';
 import type { ReleaseInput } from '../../workflows/messages';
 
 /** A manifest pushed to a repository, noticed through a registry notification or by polling its tags. */
@@ -81,7 +82,7 @@ export async function handlePush(context: PushContext, pipeline: Pipeline, push:
     });
     return { ...decision, started: true, workflowId, existing };
   } catch (error) {
-    if (error instanceof WorkflowExecutionAlreadyStartedError) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError || error instanceof ReleaseAlreadyEndedError) {
       // A closed release of this digest: releasing it again takes `promote release --force`, never a push.
       return {
         ...decision,

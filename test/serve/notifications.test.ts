@@ -8,7 +8,8 @@ import type { Pipeline } from '../../src/config/schema';
 import { RegistryClient } from '../../src/oci/client';
 import type { LogFields, Logger } from '../../src/serve/log';
 import { NOTIFICATIONS_PATH, type NotificationServer, startNotificationServer } from '../../src/serve/server';
-import { countReleases, idleReleaseStarter } from './release-starter';
+import { releaseStarter } from '../../activities/policy';
+import { countReleases } from './release-starter';
 
 const SECRET = 'notify-secret-for-tests';
 const EVENTS_TYPE = 'application/vnd.docker.distribution.events.v2+json';
@@ -19,6 +20,7 @@ let client: Client;
 let registry: LocalRegistry;
 let serve: NotificationServer;
 let pipeline: Pipeline;
+const registryClient = new RegistryClient();
 const logged: { level: string; message: string; fields: LogFields }[] = [];
 
 const logger: Logger = {
@@ -59,7 +61,7 @@ triggers:
     pipelines: [pipeline],
     secret: SECRET,
     logger,
-    push: { registry: new RegistryClient(), startRelease: idleReleaseStarter(() => client, 'policy-serve-test') },
+    push: { registry: registryClient, startRelease: releaseStarter(client, registryClient, 'policy-serve-test') },
   });
   registry = await startRegistry({
     port: registryPort,
@@ -72,6 +74,7 @@ triggers:
 afterAll(async () => {
   await registry?.stop();
   await serve?.close();
+  await registryClient.close();
   await connection?.close();
   await temporal?.stop();
 });
@@ -130,24 +133,26 @@ describe('registry notifications', () => {
 });
 
 describe('notification endpoint', () => {
-  const digest = `sha256:${'c'.repeat(64)}`;
-  const body = JSON.stringify({
-    events: [
-      {
-        id: 'e1',
-        action: 'push',
-        target: {
-          mediaType: 'application/vnd.oci.image.manifest.v1+json',
-          digest,
-          repository: 'dev/web',
-          tag: 'v9.9.9',
+  let digest: string;
+  let body: string;
+
+  beforeAll(async () => {
+    // Pushed without a tag, so the registry's own notification matches no trigger.
+    const image = await pushImage(registry, 'dev/web', { layers: [{ files: [{ path: 'g', content: '6' }] }] });
+    digest = image.digest;
+    body = JSON.stringify({
+      events: [
+        {
+          id: 'e1',
+          action: 'push',
+          target: { mediaType: image.mediaType, digest, repository: 'dev/web', tag: 'v9.9.9' },
         },
-      },
-    ],
+      ],
+    });
   });
 
-  async function post(headers: Record<string, string>, text = body): Promise<{ status: number; json: unknown }> {
-    const response = await fetch(`${serve.url}${NOTIFICATIONS_PATH}`, { method: 'POST', headers, body: text });
+  async function post(headers: Record<string, string>, text?: string): Promise<{ status: number; json: unknown }> {
+    const response = await fetch(`${serve.url}${NOTIFICATIONS_PATH}`, { method: 'POST', headers, body: text ?? body });
     return { status: response.status, json: await response.json() };
   }
 

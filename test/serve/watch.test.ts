@@ -22,7 +22,8 @@ import {
   watchStopSignal,
   watchWorkflowId,
 } from '../../workflows/watch-messages';
-import { countReleases, idleReleaseStarter } from './release-starter';
+import { releaseStarter } from '../../activities/policy';
+import { countReleases } from './release-starter';
 
 const TASK_QUEUE = 'policy-watch-test';
 
@@ -56,7 +57,7 @@ async function runWorker(): Promise<{ stop(): Promise<void> }> {
     workflowBundle: bundle,
     activities: createWatchActivities({
       registry: registryClient,
-      startRelease: () => idleReleaseStarter(() => client, 'policy-watch-releases'),
+      startRelease: releaseStarter(client, registryClient, 'policy-watch-releases'),
     }),
   });
   const running = worker.run();

@@ -1,0 +1,59 @@
+import type { Client } from '@temporalio/client';
+import { parseDigest } from '../src/oci/digest';
+import { Reference } from '../src/oci/reference';
+import type { ImageFacts } from '../src/policy/evaluate';
+import { gatherImageFacts } from '../src/policy/facts';
+import type { ReleaseStarter } from '../src/serve/push';
+import { startRelease } from '../src/temporal/releases';
+import type { RegistryClient } from '../src/oci/client';
+import { createEventActivities } from './events';
+import { createWatchActivities } from './watch';
+
+/** Input of `readImageFacts`. */
+export interface ReadImageFactsInput {
+  /** Image reference pinned to its digest, e.g. the release's source. */
+  reference: string;
+  /** Tag the release started from, which `when` rules on tags test. */
+  tag?: string;
+}
+
+/** What the policy activities need from the worker. */
+export interface PolicyActivityDependencies {
+  registry: RegistryClient;
+  /** Client of the worker's namespace; the watcher starts releases with it. */
+  client: Client;
+  /** Task queue releases started by the watcher run on; the default task queue when absent. */
+  taskQueue?: string;
+}
+
+/** Returns a starter that starts releases with `startRelease`, as `promote start` does. */
+export function releaseStarter(client: Client, registry: RegistryClient, taskQueue?: string): ReleaseStarter {
+  return async (input) => {
+    const started = await startRelease(
+      client,
+      { pipeline: input.pipeline, source: input.source, startedBy: input.startedBy, taskQueue },
+      registry,
+    );
+    return { workflowId: started.workflowId, existing: started.existing };
+  };
+}
+
+/** Builds the activities behind triggers, `when` rules and release events. */
+export function createPolicyActivities(dependencies: PolicyActivityDependencies) {
+  const { registry, client } = dependencies;
+  return {
+    /** Reads the facts `when` rules test from the image's manifests and configs. Idempotent: it only reads. */
+    async readImageFacts(input: ReadImageFactsInput): Promise<ImageFacts> {
+      const reference = Reference.parse(input.reference);
+      if (reference.digest === undefined) {
+        throw new TypeError(`readImageFacts needs a reference pinned to a digest, got ${input.reference}`);
+      }
+      parseDigest(reference.digest);
+      return gatherImageFacts(registry, reference, { tag: input.tag });
+    },
+    ...createWatchActivities({ registry, startRelease: releaseStarter(client, registry, dependencies.taskQueue) }),
+    ...createEventActivities(),
+  };
+}
+
+export type PolicyActivities = ReturnType<typeof createPolicyActivities>;

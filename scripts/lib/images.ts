@@ -1,4 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { pipeline, Readable } from 'node:stream';
 import { gzipLayer, gzipLayerBytes, type LayerFile } from './layers';
 import { serializeManifest, type ManifestStyle } from './manifest-style';
 
@@ -120,6 +122,37 @@ export async function pushBlob(target: RegistryTarget, repository: string, bytes
 }
 
 /**
+ * Sends one PATCH whose body is `stream`, with node:http so that reading the stream waits for the
+ * socket (fetch in Node 20 was seen to hold a whole 1 GiB request body in memory).
+ */
+function streamPatch(
+  url: URL,
+  stream: AsyncIterable<Uint8Array>,
+): Promise<{ status: number; location?: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, {
+      method: 'PATCH',
+      // Distribution 2.8 returns 500 for a PATCH with any other content type.
+      headers: { 'content-type': 'application/octet-stream' },
+    });
+    request.on('response', (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (text: string) => (body += text));
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, location: response.headers.location, body }),
+      );
+      response.on('error', reject);
+    });
+    pipeline(Readable.from(stream), request, (error) => {
+      if (error) {
+        reject(error);
+      }
+    });
+  });
+}
+
+/**
  * Uploads a stream whose digest is known only at its end: POST, one streamed PATCH, then PUT with the
  * digest that `digestAfter` returns once the stream has been read.
  */
@@ -130,18 +163,15 @@ export async function pushBlobStream(
   digestAfter: () => Promise<string>,
 ): Promise<void> {
   const location = await startUpload(target, repository);
-  const patched = await fetch(location, {
-    method: 'PATCH',
-    // Distribution 2.8 returns 500 for a PATCH with any other content type.
-    headers: { 'content-type': 'application/octet-stream' },
-    body: ReadableStream.from(stream),
-    duplex: 'half',
-  });
-  await expectStatus(patched, [202], `PATCH upload to ${repository}`);
-  await patched.arrayBuffer();
+  const patched = await streamPatch(location, stream);
+  if (patched.status !== 202) {
+    throw new Error(
+      `PATCH upload to ${repository}: expected HTTP 202, got ${patched.status}: ${patched.body.slice(0, 500)}`,
+    );
+  }
 
   const digest = await digestAfter();
-  const committed = new URL(patched.headers.get('location') ?? '', baseUrl(target));
+  const committed = new URL(patched.location ?? '', baseUrl(target));
   committed.searchParams.set('digest', digest);
   const response = await fetch(committed, { method: 'PUT' });
   await expectStatus(response, [201], `PUT blob ${digest} to ${repository}`);

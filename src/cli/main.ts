@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+
+type Register = (program: Command) => void;
+
+/** A subcommand file: the command names it adds and how to load its register function. */
+interface Subcommand {
+  names: string[];
+  load: () => Promise<Register>;
+}
+
+/**
+ * Every subcommand, each in its own file. Files are loaded only when their command runs (or for the
+ * overall help), so `promote copy` does not pay for loading the Temporal client at start-up.
+ */
+const SUBCOMMANDS: Subcommand[] = [
+  { names: ['copy'], load: async () => (await import('./copy.js')).registerCopyCommand },
+  { names: ['start'], load: async () => (await import('./start.js')).registerStartCommand },
+  { names: ['approve', 'reject'], load: async () => (await import('./approve.js')).registerApprovalCommands },
+  { names: ['status'], load: async () => (await import('./status.js')).registerStatusCommand },
+  { names: ['list'], load: async () => (await import('./list.js')).registerListCommand },
+  { names: ['history'], load: async () => (await import('./history.js')).registerHistoryCommand },
+  { names: ['rollback'], load: async () => (await import('./rollback.js')).registerRollbackCommand },
+  { names: ['worker'], load: async () => (await import('./worker.js')).registerWorkerCommand },
+];
+
+/**
+ * Builds the `promote` program. With `argv`, only the subcommand it names is loaded; without one, or
+ * when argv names no known subcommand, all are (for help and usage errors).
+ */
+export async function buildProgram(argv?: string[]): Promise<Command> {
+  const program = new Command('promote')
+    .description('Promote container images by digest through pipeline stages')
+    .showHelpAfterError()
+    .exitOverride();
+  const requested = argv?.[2];
+  const matching = SUBCOMMANDS.filter((subcommand) => requested !== undefined && subcommand.names.includes(requested));
+  const selected = matching.length > 0 ? matching : SUBCOMMANDS;
+  if (selected === SUBCOMMANDS) {
+    program.addHelpText('after', (await import('./exit-codes.js')).EXIT_CODES_HELP);
+  }
+  for (const subcommand of selected) {
+    (await subcommand.load())(program);
+  }
+  return program;
+}
+
+/** Runs the program and maps a thrown error to a message on stderr and an exit code. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await (await buildProgram(argv)).parseAsync(argv);
+    // Subcommands that report their own outcome (a failed release with --wait) set process.exitCode.
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    const { ExitCode, exitCodeOf } = await import('./exit-codes.js');
+    if (error instanceof CommanderError) {
+      // Commander has printed the usage error or the help text already.
+      const shownOnRequest = error.code === 'commander.helpDisplayed' || error.code === 'commander.version';
+      return shownOnRequest || error.exitCode === 0 ? ExitCode.Success : ExitCode.BadInput;
+    }
+    process.stderr.write(`promote: ${error instanceof Error ? error.message : String(error)}\n`);
+    return exitCodeOf(error);
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

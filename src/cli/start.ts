@@ -1,10 +1,11 @@
 import { type Command } from 'commander';
 import { loadPipelineFile } from '../config/load';
 import { RegistryClient } from '../oci/client';
+import { RegistryError } from '../oci/errors';
 import { Reference } from '../oci/reference';
 import { startRelease } from '../temporal/releases';
 import { runAction, withClient } from './action';
-import { ExitCode } from './exit-codes';
+import { CliError, ExitCode, exitCodeOf } from './exit-codes';
 import { followWorkflow } from './follow';
 import { addCommonOptions, type ConnectionOptionValues, defaultPerson } from './options';
 import { formatTime, printFacts, printJson } from './output';
@@ -26,6 +27,19 @@ function printProgress(view: WorkflowStatus, previous: { line: string }): void {
   }
 }
 
+/** Names the source in a registry error from resolving it, the only registry call `start` makes. */
+function describeResolveFailure(source: string, error: unknown): unknown {
+  if (!(error instanceof RegistryError)) {
+    return error;
+  }
+  const exitCode = exitCodeOf(error);
+  if (error.status === 404) {
+    return new CliError(exitCode, `source image ${source} not found: ${error.message}`, { cause: error });
+  }
+  const problem = exitCode === ExitCode.Unreachable ? 'cannot reach the registry of' : 'cannot resolve';
+  return new CliError(exitCode, `${problem} source image ${source}: ${error.message}`, { cause: error });
+}
+
 async function runStart(sourceArgument: string | undefined, options: StartOptionValues): Promise<ExitCode> {
   const pipeline = loadPipelineFile(options.pipeline);
   // The first stage is where CI pushes; its `latest` tag is the usual thing to release.
@@ -38,7 +52,9 @@ async function runStart(sourceArgument: string | undefined, options: StartOption
       client,
       { pipeline, source, startedBy: options.as, force: options.force },
       registry,
-    );
+    ).catch((error: unknown) => {
+      throw describeResolveFailure(source, error);
+    });
     if (!options.json) {
       printFacts([
         ['release', started.workflowId],

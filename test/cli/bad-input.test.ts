@@ -1,0 +1,167 @@
+/**
+ * Bad input to `promote`: each case exits 2 (or 3 for an unreachable registry) with a message that names what was
+ * wrong, and starts nothing. No worker runs, so nothing could act on a release by mistake.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { freePort } from '../../scripts/lib/ports';
+import { type LocalRegistry, startRegistry } from '../../scripts/lib/registry';
+import { type LocalTemporalServer, startTemporalServer } from '../../scripts/lib/temporal-server';
+import { promote, promoteEnvironment, type PromoteRun } from './promote-process';
+
+jest.setTimeout(60_000);
+
+let dir: string;
+let server: LocalTemporalServer;
+let registry: LocalRegistry;
+let connection: Connection;
+let env: NodeJS.ProcessEnv;
+let pipelineFile: string;
+
+function pipelineYaml(registryHost: string): string {
+  return `name: shop
+stages:
+  - name: dev
+    repository: ${registryHost}/shop/dev
+    environmentTag: dev
+  - name: prod
+    repository: ${registryHost}/shop/prod
+    environmentTag: prod
+`;
+}
+
+function expectBadInput(run: PromoteRun, message: string): void {
+  expect(run.stderr).toContain(message);
+  expect(run.code).toBe(2);
+  expect(run.stdout).toBe('');
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'promote-bad-input-'));
+  [server, registry] = await Promise.all([startTemporalServer(), startRegistry()]);
+  connection = await Connection.connect({ address: server.address });
+  env = promoteEnvironment(server.address);
+  pipelineFile = join(dir, 'shop.yaml');
+  writeFileSync(pipelineFile, pipelineYaml(registry.host));
+});
+
+afterAll(async () => {
+  await connection?.close();
+  await Promise.all([server?.stop(), registry?.stop()]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+afterEach(async () => {
+  // Bad input must not have started anything.
+  const client = new Client({ connection });
+  const started: string[] = [];
+  for await (const info of client.workflow.list()) {
+    started.push(info.workflowId);
+  }
+  expect(started).toEqual([]);
+});
+
+describe('promote start', () => {
+  it('names the path and line of an invalid pipeline file', async () => {
+    const invalid = join(dir, 'invalid.yaml');
+    writeFileSync(
+      invalid,
+      pipelineYaml(registry.host).replace('environmentTag: prod', 'environmentTag: prod\n    soak: soon'),
+    );
+    const run = await promote(env, 'start', '--pipeline', invalid);
+    expectBadInput(run, `promote: invalid pipeline ${invalid}:\n  - stages[1].soak, line 9: invalid duration "soon"`);
+  });
+
+  it('names a pipeline file that does not exist', async () => {
+    const run = await promote(env, 'start', '--pipeline', join(dir, 'absent.yaml'));
+    expectBadInput(run, 'cannot read the file: ENOENT');
+  });
+
+  it('requires --pipeline', async () => {
+    const run = await promote(env, 'start');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("error: required option '--pipeline <file>' not specified");
+  });
+
+  it('shows the expected form of a malformed reference', async () => {
+    const run = await promote(env, 'start', '--pipeline', pipelineFile, 'shop:dev:latest');
+    expectBadInput(run, 'invalid image reference "shop:dev:latest"');
+    expect(run.stderr).toContain('expected [registry[:port]/]repository[:tag][@sha256:<64 hex>]');
+  });
+
+  it('exits 2 when the image does not exist', async () => {
+    const run = await promote(env, 'start', '--pipeline', pipelineFile, `${registry.host}/shop/dev:missing`);
+    expectBadInput(run, `promote: source image ${registry.host}/shop/dev:missing not found: HEAD manifest`);
+    expect(run.stderr).toContain(': 404;');
+  });
+
+  it('exits 3 when the registry cannot be reached', async () => {
+    const closed = `127.0.0.1:${await freePort()}`;
+    const file = join(dir, 'closed.yaml');
+    writeFileSync(file, pipelineYaml(closed));
+    const run = await promote(env, 'start', '--pipeline', file);
+    expect(run.code).toBe(3);
+    expect(run.stderr).toContain(`promote: cannot reach the registry of source image ${closed}/shop/dev:latest: `);
+    expect(run.stderr).toContain('no response (ECONNREFUSED');
+  });
+});
+
+describe('promote approve and reject', () => {
+  it('requires a release', async () => {
+    const run = await promote(env, 'approve', '--stage', 'prod');
+    expectBadInput(
+      run,
+      'missing release: expected a RELEASE_ID argument, or --pipeline FILE with --digest sha256:<64 hex>',
+    );
+  });
+
+  it('shows the expected form of a malformed digest', async () => {
+    const run = await promote(env, 'reject', '--pipeline', pipelineFile, '--digest', 'sha256:abc', '--stage', 'prod');
+    expectBadInput(run, '"sha256:abc"');
+  });
+
+  it('names an unknown stage and lists the stages', async () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    const run = await promote(env, 'approve', '--pipeline', pipelineFile, '--digest', digest, '--stage', 'qa');
+    expectBadInput(run, 'unknown stage "qa" in pipeline shop; expected one of: dev, prod');
+  });
+
+  it('names a release that does not run', async () => {
+    const id = `release-shop-${'b'.repeat(64)}`;
+    const run = await promote(env, 'approve', id, '--stage', 'prod', '--as', 'alice');
+    expectBadInput(run, `${id} is not running in namespace default: not found, or it has ended`);
+  });
+});
+
+describe('promote status, history and rollback', () => {
+  it('names a release ID that does not exist', async () => {
+    const id = `release-shop-${'c'.repeat(64)}`;
+    const run = await promote(env, 'status', id);
+    expectBadInput(run, `release ${id} not found in namespace default`);
+  });
+
+  it('rejects the source stage for a rollback', async () => {
+    const run = await promote(env, 'rollback', '--pipeline', pipelineFile, 'dev');
+    expectBadInput(run, 'stage "dev" is the source of pipeline shop, where CI pushes');
+  });
+
+  it('names an unknown stage in history', async () => {
+    const run = await promote(env, 'history', '--pipeline', pipelineFile, 'staging');
+    expectBadInput(run, 'unknown stage "staging" in pipeline shop; expected one of: dev, prod');
+  });
+
+  it('rejects a --limit that is not a positive integer', async () => {
+    const run = await promote(env, 'list', '--limit', '0');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('expected a positive integer, e.g. 20, got "0"');
+  });
+});
+
+describe('promote worker', () => {
+  it('names a --hook-env variable that is not set', async () => {
+    const run = await promote(env, 'worker', '--hook-env', 'PROMOTE_TEST_UNSET_VARIABLE');
+    expectBadInput(run, "--hook-env PROMOTE_TEST_UNSET_VARIABLE: the variable is not set in the worker's environment");
+  });
+});

@@ -1,0 +1,134 @@
+/**
+ * A `promote worker` killed with SIGKILL in the middle of a copy, and a new worker started: the release must
+ * still complete with the source digest in every stage. The target registry sits behind a proxy that counts
+ * uploaded bytes, so the kill lands while blob bytes are streaming, and the source is on another registry, so
+ * the copy must upload rather than mount.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { pushImage } from '../../scripts/lib/images';
+import { waitUntil } from '../../scripts/lib/ports';
+import { type LocalRegistry, startRegistry } from '../../scripts/lib/registry';
+import { type LocalTemporalServer, startTemporalServer } from '../../scripts/lib/temporal-server';
+import type { LedgerEntry, ReleaseStatus } from '../../workflows/messages';
+import { tagDigest } from '../helpers/pipelines';
+import { type RegistryProxy, startRegistryProxy } from '../helpers/registry-proxy';
+import { promote, promoteEnvironment, promoteJson, type PromoteWorker, startPromoteWorker } from './promote-process';
+
+jest.setTimeout(240_000);
+
+const LAYER_BYTES = 30 * 1024 * 1024;
+const LAYERS = 4;
+/** Upload bytes seen by the proxy before the worker is killed: well into the copy, far from its end. */
+const KILL_AFTER_BYTES = 8 * 1024 * 1024;
+const TEST_UPLOADS = /^\/v2\/app\/test\/blobs\/uploads\//;
+
+let dir: string;
+let server: LocalTemporalServer;
+let source: LocalRegistry;
+let target: LocalRegistry;
+let proxy: RegistryProxy;
+let connection: Connection;
+let env: NodeJS.ProcessEnv;
+const workers: PromoteWorker[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'promote-crash-'));
+  [server, source, target] = await Promise.all([startTemporalServer(), startRegistry(), startRegistry()]);
+  proxy = await startRegistryProxy(target.url);
+  connection = await Connection.connect({ address: server.address });
+  env = promoteEnvironment(server.address);
+});
+
+afterAll(async () => {
+  for (const worker of workers) {
+    await worker.stop();
+  }
+  await connection?.close();
+  await proxy?.close();
+  await Promise.all([server?.stop(), source?.stop(), target?.stop()]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('release survives a worker killed mid-copy', async () => {
+  const layers = Array.from({ length: LAYERS }, (_, index) => ({
+    randomBytes: LAYER_BYTES,
+    path: `data/${index}.bin`,
+  }));
+  const image = await pushImage(source, 'app/dev', { layers }, 'latest');
+  const imageBytes = image.blobs.reduce((sum, blob) => sum + blob.size, 0);
+  const pipelineFile = join(dir, 'app.yaml');
+  writeFileSync(
+    pipelineFile,
+    `name: app
+stages:
+  - name: dev
+    repository: ${source.host}/app/dev
+    environmentTag: dev
+  - name: test
+    repository: ${proxy.host}/app/test
+    environmentTag: test
+  - name: prod
+    repository: ${proxy.host}/app/prod
+    environmentTag: prod
+`,
+  );
+  const first = await startPromoteWorker(env);
+  workers.push(first);
+
+  const started = await promoteJson<{ workflowId: string; digest: string }>(env, 'start', '--pipeline', pipelineFile);
+  expect(started.run.code).toBe(0);
+  expect(started.json.digest).toBe(image.digest);
+  const releaseId = started.json.workflowId;
+
+  await waitUntil(
+    'the copy into test to upload blob bytes',
+    () => Promise.resolve(proxy.bodyBytes(TEST_UPLOADS) >= KILL_AFTER_BYTES),
+    60_000,
+  );
+  first.process.kill('SIGKILL');
+  const killed = await first.exited;
+  const bytesBeforeKill = proxy.bodyBytes(TEST_UPLOADS);
+
+  expect(killed.signal).toBe('SIGKILL');
+  expect(bytesBeforeKill).toBeLessThan(imageBytes);
+  expect(await tagDigest(target.url, 'app/test', 'test')).toBeUndefined();
+  const client = new Client({ connection });
+  expect((await client.workflow.getHandle(releaseId).describe()).status.name).toBe('RUNNING');
+
+  const second = await startPromoteWorker(env);
+  workers.push(second);
+  // The copy activity is retried once its heartbeat timeout shows the first worker dead.
+  const watched = await promote(env, 'status', releaseId, '--watch', '--json');
+  expect(watched.stderr).toBe('');
+  expect(watched.code).toBe(0);
+
+  const lines = watched.stdout.trimEnd().split('\n');
+  const final = JSON.parse(lines[lines.length - 1]) as ReleaseStatus;
+  expect(final.state).toBe('completed');
+  expect(final.digest).toBe(image.digest);
+  expect(final.stages.map((stage) => [stage.name, stage.state])).toEqual([
+    ['test', 'promoted'],
+    ['prod', 'promoted'],
+  ]);
+  expect(await tagDigest(source.url, 'app/dev', 'latest')).toBe(image.digest);
+  expect(await tagDigest(target.url, 'app/test', 'test')).toBe(image.digest);
+  expect(await tagDigest(target.url, 'app/prod', 'prod')).toBe(image.digest);
+  for (const blob of image.blobs) {
+    const response = await fetch(`${target.url}/v2/app/prod/blobs/${blob.digest}`, { method: 'HEAD' });
+    expect(response.status).toBe(200);
+    expect(Number(response.headers.get('content-length'))).toBe(blob.size);
+  }
+
+  // Blobs that were complete before the kill are not sent again; a blob cut off is sent again whole.
+  const uploaded = proxy.bodyBytes(TEST_UPLOADS);
+  expect(uploaded).toBeGreaterThanOrEqual(imageBytes);
+  expect(uploaded).toBeLessThan(imageBytes + bytesBeforeKill + 1);
+
+  const ledger = await promoteJson<{ entries: LedgerEntry[] }>(env, 'history', '--pipeline', pipelineFile, 'test');
+  expect(ledger.json.entries.map((entry) => [entry.kind, entry.digest, entry.workflowId])).toEqual([
+    ['promoted', image.digest, releaseId],
+  ]);
+});

@@ -37,7 +37,7 @@ export function createHookActivities(options: HookActivityOptions = {}) {
      * idempotent in general, because it runs whatever the pipeline configures. The workflow retries it only when
      * the worker died or the attempt timed out, so hooks should tolerate running twice.
      */
-    async runHook(input: RunHookInput): Promise<HookResult> {
+    runHook: async (input: RunHookInput): Promise<HookResult> => {
       const context = Context.current();
       const timer = setInterval(() => context.heartbeat(), HOOK_HEARTBEAT_INTERVAL_MS);
       context.heartbeat();

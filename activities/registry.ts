@@ -27,7 +27,7 @@ const COPY_HEARTBEAT_INTERVAL_MS = 1000;
 export function createRegistryActivities(registry: RegistryClient, transport: Transport | undefined) {
   return {
     /** Resolves a reference to its manifest's descriptor. Idempotent: it only reads. */
-    async resolveDigest(input: ResolveDigestInput): Promise<ResolvedImage> {
+    resolveDigest: async (input: ResolveDigestInput): Promise<ResolvedImage> => {
       return withActivityFailures(async () => {
         const descriptor = await registry.resolve(
           Reference.parse(input.reference),
@@ -43,7 +43,7 @@ export function createRegistryActivities(registry: RegistryClient, transport: Tr
      * has are found by HEAD and skipped, so a retry after a crash uploads only what is missing. Heartbeats carry
      * `{ blobsDone, bytesDone }`, and cancellation aborts the transfers in flight.
      */
-    async copyImage(input: CopyImageInput): Promise<CopySummary> {
+    copyImage: async (input: CopyImageInput): Promise<CopySummary> => {
       const context = Context.current();
       const source = Reference.parse(input.source);
       if (source.digest === undefined) {
@@ -89,7 +89,7 @@ export function createRegistryActivities(registry: RegistryClient, transport: Tr
     },
 
     /** Returns the digest a tag points at, null when the tag does not exist. Idempotent: it only reads. */
-    async readTag(input: TagInput): Promise<TagState> {
+    readTag: async (input: TagInput): Promise<TagState> => {
       return withActivityFailures(async () => {
         const ref = Reference.parse(input.repository).withoutIdentifier().withTag(input.tag);
         const digest = await registry.getTagDigest(ref, Context.current().cancellationSignal);
@@ -102,7 +102,7 @@ export function createRegistryActivities(registry: RegistryClient, transport: Tr
      * tag back and fails unless it points at `digest`. Idempotent: PUTting the same bytes under the same tag again
      * changes nothing.
      */
-    async moveTag(input: MoveTagInput): Promise<TagState> {
+    moveTag: async (input: MoveTagInput): Promise<TagState> => {
       return withActivityFailures(async () => {
         const signal = Context.current().cancellationSignal;
         const digest = parseDigest(input.digest);
@@ -125,7 +125,7 @@ export function createRegistryActivities(registry: RegistryClient, transport: Tr
      * Deletes a tag (not the manifest it points at), then reads it back and fails unless it is gone. Idempotent: a
      * tag that is already absent counts as deleted.
      */
-    async deleteTag(input: TagInput): Promise<TagState> {
+    deleteTag: async (input: TagInput): Promise<TagState> => {
       if (!transport) {
         throw ApplicationFailure.nonRetryable(
           'deleting a tag needs the registry transport; pass `transport` to createActivities',

@@ -13,7 +13,7 @@ export function createStageLockActivities(client: Client) {
      * (signal-with-start, which only a client can do). Idempotent: the stage workflow ignores a request from a
      * workflow run that already holds the lock or waits for it.
      */
-    async requestStageLock(input: RequestStageLockInput): Promise<void> {
+    requestStageLock: async (input: RequestStageLockInput): Promise<void> => {
       const stageInput: StageInput = { pipeline: input.pipeline, stage: input.stage };
       await client.workflow.signalWithStart(STAGE_WORKFLOW_TYPE, {
         workflowId: stageWorkflowId(input.pipeline, input.stage),
@@ -25,7 +25,7 @@ export function createStageLockActivities(client: Client) {
     },
 
     /** Returns the stage's ledger, oldest entry first; empty when the stage has no workflow yet. Only reads. */
-    async readStageLedger(input: ReadStageLedgerInput): Promise<LedgerEntry[]> {
+    readStageLedger: async (input: ReadStageLedgerInput): Promise<LedgerEntry[]> => {
       try {
         return await client.workflow.getHandle(stageWorkflowId(input.pipeline, input.stage)).query(ledgerQuery, {});
       } catch (error) {

@@ -12,8 +12,10 @@ import {
   isCancellation,
   log,
   setHandler,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { DIGEST_ATTRIBUTE, STATE_ATTRIBUTE } from '../src/temporal/search-attributes';
 import { lockActivities, registryActivities } from './activity-options';
 import { ApprovalGates } from './approvals';
 import { StageLocks } from './lock-client';
@@ -59,8 +61,15 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackSt
     refusedApprovals: [...gates.refused],
   }));
 
+  // The same search attributes as releases, so `PromoteState` lists waiting rollbacks next to waiting releases.
+  const setState = (state: RollbackState) => {
+    if (status.state !== state) {
+      status.state = state;
+      upsertSearchAttributes([{ key: STATE_ATTRIBUTE, value: state }]);
+    }
+  };
   const finish = (state: RollbackState, failure?: string) => {
-    status.state = state;
+    setState(state);
     status.currentStep = state;
     status.finishedAt = now();
     status.failure = failure;
@@ -85,9 +94,10 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackSt
       return status;
     }
     status.targetDigest = choice.target;
+    upsertSearchAttributes([{ key: DIGEST_ATTRIBUTE, value: choice.target }]);
 
     if (stage.approval) {
-      status.state = 'awaiting-approval';
+      setState('awaiting-approval');
       status.currentStep = `waiting for approval of the rollback to ${choice.target}`;
       const gate = await gates.wait(input.stage);
       if (gate.decision !== 'approved') {
@@ -100,11 +110,11 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackSt
       }
     }
 
-    status.state = 'waiting-for-lock';
+    setState('waiting-for-lock');
     status.currentStep = `waiting for the lock of ${input.stage}`;
     lockRequested = true;
     const grant = await locks.acquire(input.stage, 'rollback', choice.target);
-    status.state = 'running';
+    setState('running');
     if (grant.head?.id !== choice.headId) {
       finish('failed', `the ledger of stage ${input.stage} changed while the rollback waited; start a new rollback`);
       await locks.release(input.stage);

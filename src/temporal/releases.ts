@@ -153,6 +153,7 @@ export async function startRollback(
     typedSearchAttributes: [
       { key: PIPELINE_ATTRIBUTE, value: input.pipeline.name },
       { key: STAGE_ATTRIBUTE, value: input.stage },
+      { key: STATE_ATTRIBUTE, value: 'running' },
     ],
   });
 }

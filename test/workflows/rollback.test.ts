@@ -22,6 +22,7 @@ import {
   waitForRelease,
 } from '../helpers/temporal';
 import { waitUntil } from '../../scripts/lib/ports';
+import { DIGEST_ATTRIBUTE, STAGE_ATTRIBUTE, STATE_ATTRIBUTE } from '../../src/temporal/search-attributes';
 
 const TASK_QUEUE = 'rollback-test';
 jest.setTimeout(90_000);
@@ -98,6 +99,9 @@ test('manual rollback returns prod to its last good digest', async () => {
 
   const result = await rollbackResult(handle.workflowId);
   expect(result.state).toBe('completed');
+  const attributes = (await handle.describe()).typedSearchAttributes;
+  expect(attributes.get(STATE_ATTRIBUTE)).toBe('completed');
+  expect(attributes.get(DIGEST_ATTRIBUTE)).toBe(good);
   expect(result.previousDigest).toBe(bad);
   expect(await tagDigest(registry.url, 'back/prod', 'prod')).toBe(good);
   const ledger = await getStageLedger(environment.client, 'back', 'prod');
@@ -215,4 +219,6 @@ test('cancelling a release mid-stage moves the stage back', async () => {
   expect((await getStageLock(environment.client, 'cancel', 'test')).holder).toBeUndefined();
   const description = await handle.describe();
   expect(description.status.name).toBe('CANCELLED');
+  expect(description.typedSearchAttributes.get(STATE_ATTRIBUTE)).toBe('cancelled');
+  expect(description.typedSearchAttributes.get(STAGE_ATTRIBUTE)).toBe('test');
 });

@@ -27,11 +27,13 @@ const retry = {
 };
 
 /**
- * Reads and tag moves during a promotion. WAIT_CANCELLATION_COMPLETED makes a cancelled release wait until a
- * tag move in flight has finished, so the rollback that follows cannot be overtaken by a late PUT.
+ * Reads and tag moves during a promotion. Each takes a few requests, so one minute per attempt leaves room for
+ * the transport's own retries while a worker killed mid-attempt delays the retry by at most that minute.
+ * WAIT_CANCELLATION_COMPLETED makes a cancelled release wait until a tag move in flight has finished, so the
+ * rollback that follows cannot be overtaken by a late PUT.
  */
 export const registryActivities = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
+  startToCloseTimeout: '1 minute',
   retry: { ...retry, maximumAttempts: 8 },
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });

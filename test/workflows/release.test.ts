@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
 import { pushImage } from '../../scripts/lib/images';
 import { type LocalRegistry, startRegistry } from '../../scripts/lib/registry';
 import { RegistryClient } from '../../src/oci/client';
@@ -279,4 +280,14 @@ test('same digest started twice gives one release', async () => {
   const cancelled = await waitForRelease(environment.client, forced.workflowId, isFinished, 'cancellation');
   expect(cancelled.state).toBe('cancelled');
   expect(cancelled.stages[0].state).toBe('cancelled');
+});
+
+test('closed workflows replay without nondeterminism', async () => {
+  const histories = environment.client.workflow.list({ query: 'ExecutionStatus != "Running"' }).intoHistories();
+  const replayed: string[] = [];
+  for await (const result of Worker.runReplayHistories({ workflowBundle: environment.bundle }, histories)) {
+    expect(result.error).toBeUndefined();
+    replayed.push(result.workflowId);
+  }
+  expect(replayed.filter((id) => id.startsWith('release-')).length).toBeGreaterThanOrEqual(8);
 });

@@ -6,6 +6,7 @@ import type { Client } from '@temporalio/client';
 import type { RegistryClient } from '../src/oci/client';
 import type { Transport } from '../src/oci/transport';
 import { createHookActivities, type HookActivityOptions } from './hooks';
+import { createPolicyActivities } from './policy';
 import { createRegistryActivities } from './registry';
 import { createStageLockActivities } from './stage-lock';
 import type { Activities } from './types';
@@ -26,5 +27,6 @@ export function createActivities(dependencies: ActivityDependencies): Activities
     ...createRegistryActivities(dependencies.registry, dependencies.transport),
     ...createHookActivities({ hookEnvironment: dependencies.hookEnvironment }),
     ...createStageLockActivities(dependencies.client),
+    ...createPolicyActivities({ registry: dependencies.registry, client: dependencies.client }),
   };
 }

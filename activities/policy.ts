@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { parseDigest } from '../src/oci/digest';
 import { Reference } from '../src/oci/reference';
@@ -22,16 +23,29 @@ export interface PolicyActivityDependencies {
   registry: RegistryClient;
   /** Client of the worker's namespace; the watcher starts releases with it. */
   client: Client;
-  /** Task queue releases started by the watcher run on; the default task queue when absent. */
+  /** Task queue releases started by the watcher run on; the watcher's own task queue when absent. */
   taskQueue?: string;
 }
 
-/** Returns a starter that starts releases with `startRelease`, as `promote start` does. */
+/** Returns the task queue of the activity running now, or undefined outside an activity. */
+function currentActivityTaskQueue(): string | undefined {
+  try {
+    return Context.current().info.taskQueue;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Returns a starter that starts releases with `startRelease`, as `promote start` does. The task queue is
+ * `taskQueue`, else, inside an activity, the queue of the worker running it, else the product's default.
+ */
 export function releaseStarter(client: Client, registry: RegistryClient, taskQueue?: string): ReleaseStarter {
   return async (input) => {
+    const queue = taskQueue ?? currentActivityTaskQueue();
     const started = await startRelease(
       client,
-      { pipeline: input.pipeline, source: input.source, startedBy: input.startedBy, taskQueue },
+      { pipeline: input.pipeline, source: input.source, startedBy: input.startedBy, taskQueue: queue },
       registry,
     );
     return { workflowId: started.workflowId, existing: started.existing };

@@ -2,3 +2,5 @@
 export { releaseWorkflow } from './release';
 export { rollbackWorkflow } from './rollback';
 export { stageWorkflow } from './stage';
+export { releaseEventsWorkflow } from './events';
+export { watchWorkflow } from './watch';

@@ -18,11 +18,13 @@ import {
 import type { Stage } from '../src/config/schema';
 import { registryActivities } from './activity-options';
 import { ApprovalGates } from './approvals';
+import { ReleaseEvents } from './events';
 import { StageLocks } from './lock-client';
 import { type ReleaseInput, type ReleaseStatus, releaseStatusQuery } from './messages';
 import { promote, type PromotionContext } from './promotion';
 import { pinnedDigest, ReleaseTracker } from './release-status';
 import { describeFailure } from './tag-restore';
+import { readReleaseFacts, whenStops } from './when';
 
 export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatus> {
   const tracker = new ReleaseTracker(input);
@@ -35,6 +37,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
   });
   tracker.attachGates(gates);
   const locks = new StageLocks(input.pipeline.name);
+  const events = new ReleaseEvents(input.pipeline, () => tracker.digest);
 
   // Handlers are registered before the first await so that no early signal, update or query finds none.
   gates.registerHandlers();
@@ -42,7 +45,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
   setHandler(releaseStatusQuery, () => tracker.snapshot());
 
   try {
-    await runRelease(input, targets, tracker, gates, locks);
+    await runRelease(input, targets, tracker, gates, locks, events);
   } catch (error) {
     if (isCancellation(error)) {
       markCancelled(tracker, targets);
@@ -54,7 +57,9 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
       throw error;
     }
     tracker.finish('failed', describeFailure(error));
+    events.emit('release.failed', tracker.snapshot().currentStage, { reason: describeFailure(error) });
   }
+  await events.close();
 
   // Let an update that arrived together with the final step return its result before the workflow closes.
   await condition(allHandlersFinished);
@@ -67,6 +72,7 @@ async function runRelease(
   tracker: ReleaseTracker,
   gates: ApprovalGates,
   locks: StageLocks,
+  events: ReleaseEvents,
 ): Promise<void> {
   tracker.step('resolving the source');
   const resolved = await registryActivities.resolveDigest({ reference: input.source });
@@ -77,6 +83,8 @@ async function runRelease(
   }
   tracker.setDigest(resolved.digest);
   log.info('Release started', { pipeline: input.pipeline.name, digest: resolved.digest, startedBy: input.startedBy });
+  events.emit('release.started');
+  const facts = await readReleaseFacts(input.pipeline, input.source, resolved.digest);
 
   const context: PromotionContext = {
     pipeline: input.pipeline.name,
@@ -90,14 +98,24 @@ async function runRelease(
   };
 
   for (const [index, stage] of targets.entries()) {
+    const stop = whenStops(stage, index + 1, facts);
+    if (stop) {
+      tracker.stage(stage.name).failure = stop;
+      tracker.finish('completed');
+      events.emit('release.completed', stage.name, { stoppedBy: stop });
+      log.info('Release stopped by a when rule', { pipeline: input.pipeline.name, stage: stage.name, reason: stop });
+      return;
+    }
     if (stage.approval) {
       tracker.setStageState(stage.name, 'awaiting-approval');
       tracker.step(`waiting for approval of ${stage.name}`, stage.name);
+      events.emit('stage.awaiting-approval', stage.name, { approvers: stage.approval.approvers });
       const gate = await gates.wait(stage.name);
       if (gate.decision === 'rejected') {
         tracker.setStageState(stage.name, 'rejected');
         const comment = gate.by.comment ? `: ${gate.by.comment}` : '';
         tracker.finish('rejected', `${gate.by.person} rejected stage ${stage.name}${comment}`);
+        events.emit('release.rejected', stage.name, { by: gate.by.person });
         return;
       }
       if (gate.decision === 'expired') {
@@ -106,17 +124,25 @@ async function runRelease(
           'expired',
           `stage ${stage.name} was not approved within ${formatDuration(stage.approval.timeout)}`,
         );
+        events.emit('release.expired', stage.name);
         return;
       }
     }
 
     const outcome = await promote(context, stage);
     if (outcome.result !== 'promoted') {
+      if (['rolled-back', 'rollback-failed'].includes(tracker.stage(stage.name).state)) {
+        events.emit('stage.rolled-back', stage.name, { reason: outcome.reason });
+      }
       tracker.finish(outcome.result, outcome.reason);
+      events.emit(outcome.result === 'superseded' ? 'release.superseded' : 'release.failed', stage.name, {
+        reason: outcome.reason,
+      });
       log.info('Release ended', { pipeline: input.pipeline.name, state: outcome.result, reason: outcome.reason });
       return;
     }
 
+    events.emit('stage.promoted', stage.name);
     const isLast = index === targets.length - 1;
     if (stage.soak > 0 && !isLast) {
       tracker.setStageState(stage.name, 'soaking');
@@ -126,6 +152,7 @@ async function runRelease(
     tracker.setStageState(stage.name, 'promoted');
   }
   tracker.finish('completed');
+  events.emit('release.completed');
   log.info('Release completed', { pipeline: input.pipeline.name, digest: resolved.digest });
 }
 

@@ -85,6 +85,8 @@ async function runCommand(input: RunHookInput, command: string[], extra: Record<
 
   // A process group of its own lets a timeout or cancellation kill the command's children too (a script's `sleep`),
   // which would otherwise keep the output pipes open.
+  // NOTE: when the worker itself is killed (SIGKILL), nothing ends this group: the hook runs on as an orphan while
+  // the retried activity starts it again on another worker.
   const child = spawn(command[0], command.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   child.stdout.on('data', (chunk: Buffer) => output.push(chunk));
   child.stderr.on('data', (chunk: Buffer) => output.push(chunk));

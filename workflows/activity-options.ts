@@ -58,10 +58,15 @@ export const compensationActivities = proxyActivities<Activities>({
   retry: { ...retry, initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 70 },
 });
 
-/** Lock requests and ledger reads talk to the Temporal server only; transient failures are worth many retries. */
+/**
+ * Lock requests and ledger reads talk to the Temporal server only, so transient failures are worth many retries.
+ * A cancelled release waits for a lock request in flight to finish: withdrawing a request that has not arrived
+ * yet would do nothing, and the late request would then be granted to a release that no longer wants it.
+ */
 export const lockActivities = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { ...retry, maximumAttempts: 20 },
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
 
 /**

@@ -135,7 +135,7 @@ export function evaluateRule(
         rule.tag,
         facts.tag,
         `tag ${JSON.stringify(facts.tag)}`,
-        'the image was pushed by digest, without a tag',
+        'no tag: the image was pushed or released by digest alone',
       ),
     ]);
   }

@@ -86,7 +86,7 @@ describe('trigger evaluation', () => {
   it('says a push by digest has no tag', () => {
     const result = evaluateTrigger(triggers, facts({ tag: undefined }));
     expect(result.matched).toBe(false);
-    expect(result.reasons).toContain('triggers[1].tag: the image was pushed by digest, without a tag');
+    expect(result.reasons).toContain('triggers[1].tag: no tag: the image was pushed or released by digest alone');
   });
 
   it('leaves image conditions unchecked with tag facts only', () => {

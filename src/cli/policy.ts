@@ -1,0 +1,115 @@
+import { type Command } from 'commander';
+import { loadPipelineFile } from '../config/load';
+import type { Pipeline } from '../config/schema';
+import { isDigest, parseDigest } from '../oci/digest';
+import { RegistryClient } from '../oci/client';
+import type { Reference } from '../oci/reference';
+import type { ImageFacts, TagFacts } from '../policy/evaluate';
+import { gatherImageFacts } from '../policy/facts';
+import { planRelease, type ReleasePlan } from '../policy/plan';
+import { sourceRepository } from '../serve/push';
+import { runAction } from './action';
+import { CliError, ExitCode } from './exit-codes';
+import { type Fact, printFacts, printJson } from './output';
+import { registerWatchCommands } from './policy-watch';
+
+const TAG_PATTERN = /^[\w][\w.-]{0,127}$/;
+
+interface CheckOptionValues {
+  offline?: boolean;
+  json?: boolean;
+}
+
+/** The image a check is about, with the facts read (or, offline, only the tag or digest given). */
+interface CheckedImage {
+  reference: string;
+  facts: ImageFacts | TagFacts;
+}
+
+async function readImage(pipeline: Pipeline, tagOrDigest: string, offline: boolean): Promise<CheckedImage> {
+  const repository = sourceRepository(pipeline);
+  const byDigest = isDigest(tagOrDigest);
+  if (!byDigest && !TAG_PATTERN.test(tagOrDigest)) {
+    throw new CliError(
+      ExitCode.BadInput,
+      `invalid tag or digest "${tagOrDigest}"; expected a tag of the source repository ${repository.name}, ` +
+        'e.g. v1.2.3, or a digest, sha256:<64 hex>',
+    );
+  }
+  let reference: Reference = byDigest
+    ? repository.withDigest(parseDigest(tagOrDigest))
+    : repository.withTag(tagOrDigest);
+  if (offline) {
+    const facts: TagFacts = byDigest ? { digest: tagOrDigest } : { tag: tagOrDigest };
+    return { reference: reference.toString(), facts };
+  }
+
+  const registry = new RegistryClient({ insecureRegistries: pipeline.insecureRegistries });
+  try {
+    const descriptor = await registry.resolve(reference);
+    reference = reference.withDigest(descriptor.digest);
+    const facts = await gatherImageFacts(registry, reference, { tag: byDigest ? undefined : tagOrDigest });
+    return { reference: reference.toString(), facts };
+  } finally {
+    await registry.close();
+  }
+}
+
+function triggerFacts(plan: ReleasePlan): Fact[] {
+  const { trigger } = plan;
+  if (trigger.matched) {
+    const name = trigger.name ? ` (${trigger.name})` : '';
+    return [['trigger', `${trigger.rule}${name} matches: ${trigger.reasons.join('; ')}`]];
+  }
+  return [
+    ['trigger', 'none matches, so a push of this image starts no release'],
+    ...trigger.reasons.map((reason): Fact => ['  why', reason]),
+  ];
+}
+
+function stageFacts(plan: ReleasePlan): Fact[] {
+  const prefix = plan.trigger.matched ? '' : 'if started by hand: ';
+  const facts: Fact[] = [['stages', `${prefix}${plan.enters.length > 0 ? plan.enters.join(', ') : 'none'}`]];
+  if (plan.stoppedBy) {
+    facts.push(['stopped', `before ${plan.stoppedBy.stage} by ${plan.stoppedBy.rule}`]);
+    facts.push(...plan.stoppedBy.reasons.map((reason): Fact => ['  why', reason]));
+  }
+  return facts;
+}
+
+/** Runs `promote policy check`: evaluates triggers and when rules for one image, starting nothing. */
+async function runCheck(file: string, tagOrDigest: string, options: CheckOptionValues): Promise<void> {
+  const pipeline = loadPipelineFile(file);
+  const image = await readImage(pipeline, tagOrDigest, options.offline ?? false);
+  const plan = planRelease(pipeline, image.facts);
+  const unchecked = [...plan.trigger.unchecked, ...plan.stages.flatMap((stage) => stage.when?.unchecked ?? [])];
+
+  if (options.json) {
+    printJson({ pipeline: pipeline.name, image: image.reference, facts: image.facts, ...plan, unchecked });
+    return;
+  }
+  printFacts([
+    ['pipeline', pipeline.name],
+    ['image', image.reference],
+    ...triggerFacts(plan),
+    ...stageFacts(plan),
+    ['unchecked', unchecked.length > 0 ? `${unchecked.join(', ')} (offline: counted as holding)` : undefined],
+  ]);
+}
+
+/** Registers `promote policy` and its subcommands. */
+export function registerPolicyCommands(program: Command): void {
+  const policy = program.command('policy').description('Check and run promotion policies: triggers and when rules');
+  policy
+    .command('check')
+    .description(
+      'Say which trigger a push of TAG or DIGEST to the source repository matches (or why none does) and which ' +
+        'stages its release would enter. Starts nothing. Reads the image from the registry unless --offline.',
+    )
+    .argument('<file>', 'pipeline file')
+    .argument('<tag-or-digest>', 'tag or digest in the first stage repository, e.g. v1.2.3 or sha256:<64 hex>')
+    .option('--offline', 'do not read the registry; image and digest conditions are not checked')
+    .option('--json', 'print the plan as one JSON document')
+    .action(runAction(runCheck));
+  registerWatchCommands(policy);
+}

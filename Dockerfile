@@ -15,6 +15,8 @@ ENV NODE_ENV=production
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY --from=build /app/package.json package.json
+# The example hooks run from source with tsx (a runtime dependency) and read images through src/oci.
+COPY src src
 COPY examples examples
 USER node
 ENTRYPOINT ["node", "dist/src/cli/main.js"]

@@ -6,7 +6,7 @@ import type { Transport } from '../src/oci/transport';
  * removes the tag but not the manifest. Returns false when the tag did not exist. A registry that does not support
  * tag deletion returns 400 UNSUPPORTED or 405, which the transport reports as a non-retryable RegistryError.
  * NOTE: token-auth registries may require a `delete` scope action, which the transport cannot request yet
- * (it knows pull and push); such a registry answers 401 or 403.
+ * (it requests pull and push only). Such a registry returns 401 or 403.
  */
 export async function deleteTag(transport: Transport, ref: Reference, signal?: AbortSignal): Promise<boolean> {
   if (ref.tag === undefined) {

@@ -159,7 +159,7 @@ export class ApprovalGates {
       this.record(input, decision);
       return;
     }
-    log.warn('Approval signal refused', { stage: input.stage, person: input.person, decision, reason });
+    log.warn('Approval signal rejected', { stage: input.stage, person: input.person, decision, reason });
     this.refused.push({ person: input.person, stage: input.stage, decision, reason, at: new Date().toISOString() });
     if (this.refused.length > MAX_REFUSED) {
       this.refused.splice(0, this.refused.length - MAX_REFUSED);

@@ -1,6 +1,6 @@
 /**
  * One promotion: a release's digest into one stage, under the stage's lock. Written as a saga: every step that
- * changes the registry first pushes the step that undoes it, and on failure or cancellation the undo steps run in
+ * changes the registry first pushes the step that undoes it. On failure or cancellation the undo steps run in
  * reverse order inside a non-cancellable scope, so a cancelled release still puts the stage back.
  */
 import { CancellationScope, isCancellation, log, workflowInfo } from '@temporalio/workflow';

@@ -47,7 +47,7 @@ afterAll(async () => {
   rmSync(workDir, { recursive: true, force: true });
 });
 
-/** Every string and every byte field (payload data decoded as UTF-8) of a history, joined. */
+/** Collects every string and every byte field (payload data decoded as UTF-8) of a history. */
 function historyText(value: unknown, parts: string[] = []): string[] {
   if (typeof value === 'string') {
     parts.push(value);

@@ -10,7 +10,10 @@ let sequence = 0;
 
 function entry(kind: LedgerEntry['kind'], digest: string, previous: string | null, after?: string | null): LedgerEntry {
   sequence += 1;
-  const environmentDigest = after !== undefined ? after : kind === 'rolled-back' ? previous : digest;
+  let environmentDigest = kind === 'rolled-back' ? previous : digest;
+  if (after !== undefined) {
+    environmentDigest = after;
+  }
   return {
     id: `entry-${sequence}`,
     kind,

@@ -5,7 +5,8 @@ import type { ImageFacts } from './evaluate';
 /** The registry reads facts need; `RegistryClient` provides them. */
 export interface ImageSource {
   fetchManifest(ref: Reference, signal?: AbortSignal): Promise<{ descriptor: Descriptor; bytes: Buffer }>;
-  openBlob(ref: Reference, digest: Digest, signal?: AbortSignal): Promise<NodeJS.ReadableStream>;
+  /** `size`, when given, spares a HEAD request for the blob's length. */
+  openBlob(ref: Reference, digest: Digest, signal?: AbortSignal, size?: number): Promise<NodeJS.ReadableStream>;
 }
 
 /** Image configs are a few kilobytes; a larger one is not read whole into memory. */
@@ -85,7 +86,7 @@ async function readConfig(
   if (!isImageConfig || config.size > MAX_CONFIG_BYTES) {
     return undefined;
   }
-  const stream = await source.openBlob(repository, config.digest, signal);
+  const stream = await source.openBlob(repository, config.digest, signal, config.size);
   const chunks: Buffer[] = [];
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     chunks.push(Buffer.from(chunk));

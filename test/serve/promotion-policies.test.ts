@@ -237,6 +237,32 @@ describe('promotion policies', () => {
     expect(await countReleases(environment.client, 'shop', image.digest)).toBe(0);
   });
 
+  it('starts one release for a push seen by notification and polling', async () => {
+    const watcher = await environment.client.workflow.start(WATCH_WORKFLOW_TYPE, {
+      taskQueue: TASK_QUEUE,
+      workflowId: watchWorkflowId('shop'),
+      args: [{ pipeline, intervalMs: 300 }],
+    });
+    try {
+      await waitUntil('first poll', async () => (await watcher.query(watchStatusQuery)).polls >= 1);
+      const image = await pushSource('v5.0.0', 'seen twice');
+      const workflowId = releaseWorkflowId('shop', image.digest);
+      const status = await finalStatus(workflowId);
+      expect(status.state).toBe('completed');
+
+      // Wait until the watcher has polled since the push, so both ways have handled it.
+      const polls = (await watcher.query(watchStatusQuery)).polls;
+      await waitUntil('two more polls', async () => (await watcher.query(watchStatusQuery)).polls >= polls + 2);
+      expect(await countReleases(environment.client, 'shop', image.digest)).toBe(1);
+      const watched = await watcher.query(watchStatusQuery);
+      expect(watched.knownTags).toBeGreaterThanOrEqual(1);
+      expect(watched.lastError).toBeUndefined();
+    } finally {
+      await watcher.signal(watchStopSignal, {});
+      await watcher.result();
+    }
+  });
+
   it('polling releases a push made while the worker was stopped', async () => {
     const polled = parsePipelineYaml(
       pipelineYaml('polled', registry.host, 'http://127.0.0.1:9/unused').replace(/events:[\s\S]*$/, ''),

@@ -41,10 +41,17 @@ const RETRYABLE_CODES = new Set([
   'UND_ERR_BODY_TIMEOUT',
 ]);
 
-/** Returns whether a failed blob copy may succeed when started again from a fresh GET. */
+/**
+ * Returns whether a failed blob copy may succeed when started again from a fresh GET. Content that does not match
+ * its digest counts: a byte flipped in transit (by a proxy or a faulty network path) is gone on the next GET, while
+ * content stored wrong in the source fails every attempt and is then reported as the mismatch.
+ */
 export function isRetryableCopyError(error: unknown, signal: AbortSignal): boolean {
-  if (signal.aborted || error instanceof DigestMismatchError || error instanceof BlobSizeMismatchError) {
+  if (signal.aborted || error instanceof BlobSizeMismatchError) {
     return false;
+  }
+  if (error instanceof DigestMismatchError) {
+    return true;
   }
   if (error instanceof RegistryError) {
     return error.retryable;

@@ -11,10 +11,10 @@ export interface ProxiedRequest {
 
 export interface ProxyOptions {
   /**
-   * Flips one bit of the byte at `offset` in every GET response body of blob `digest`, so the
-   * client receives content that does not match its digest.
+   * Flips one bit of the byte at `offset` in the GET response bodies of blob `digest` (the first `times`
+   * GETs, or every GET when `times` is absent), so the client receives content that does not match its digest.
    */
-  corruptBlob?: { digest: string; offset: number };
+  corruptBlob?: { digest: string; offset: number; times?: number };
   /** Cuts the connection after `afterBytes` response-body bytes of the first `times` GETs of blob `digest`. */
   resetBlob?: { digest: string; afterBytes: number; times: number };
 }
@@ -56,6 +56,7 @@ export async function startRegistryProxy(target: string, options: ProxyOptions =
   const requests: ProxiedRequest[] = [];
   const upstream = new URL(target);
   let resets = 0;
+  let corruptions = 0;
 
   const server: Server = createServer((incoming, outgoing) => {
     const record: ProxiedRequest = { method: incoming.method ?? '', path: incoming.url ?? '', bodyBytes: 0 };
@@ -75,7 +76,12 @@ export async function startRegistryProxy(target: string, options: ProxyOptions =
       (response) => {
         outgoing.writeHead(response.statusCode ?? 502, response.headers);
         const { corruptBlob, resetBlob } = options;
-        if (corruptBlob && isBlobGet(incoming, corruptBlob.digest)) {
+        if (
+          corruptBlob &&
+          isBlobGet(incoming, corruptBlob.digest) &&
+          (corruptBlob.times === undefined || corruptions < corruptBlob.times)
+        ) {
+          corruptions += 1;
           response.pipe(flipByte(corruptBlob.offset)).pipe(outgoing);
           return;
         }

@@ -52,7 +52,7 @@ test('same-registry copy uploads no blob bytes', async () => {
   );
 });
 
-test('flipped byte in a streamed blob fails the copy', async () => {
+test('blob corrupt on every GET fails the copy', async () => {
   const image = await pushImage(
     source,
     'team/corrupt',
@@ -70,16 +70,36 @@ test('flipped byte in a streamed blob fails the copy', async () => {
 
   await expect(copying).rejects.toBeInstanceOf(DigestMismatchError);
   await expect(copying).rejects.toThrow(big.digest);
-  expect(flipping.requests.filter((request) => request.path.endsWith(`/blobs/${big.digest}`))).toHaveLength(1);
-  // The upload of the corrupt blob ended before its last byte, so the registry could not commit it.
+  // Each of the three attempts (the default blobAttempts) read the blob afresh and met the same wrong content.
+  expect(flipping.requests.filter((request) => request.path.endsWith(`/blobs/${big.digest}`))).toHaveLength(3);
+  // Every upload of the corrupt blob ended before its last byte, so the registry could not commit it.
   const uploads = counting.requests.filter((request) => request.method === 'PUT' && request.path.includes('/uploads/'));
-  const corruptUpload = uploads.find((request) => request.path.includes(encodeURIComponent(big.digest)));
-  expect(corruptUpload?.bodyBytes).toBeLessThan(big.size);
+  const corruptUploads = uploads.filter((request) => request.path.includes(encodeURIComponent(big.digest)));
+  expect(corruptUploads).toHaveLength(3);
+  for (const upload of corruptUploads) {
+    expect(upload.bodyBytes).toBeLessThan(big.size);
+  }
   expect(await status(`${destination.url}/v2/prod/corrupt/blobs/${big.digest}`)).toBe(404);
   expect(
     await status(`${destination.url}/v2/prod/corrupt/manifests/v1`, 'application/vnd.oci.image.manifest.v1+json'),
   ).toBe(404);
   expect(await client.getTagDigest(Reference.parse(`${destination.host}/prod/corrupt:v1`))).toBeUndefined();
+});
+
+test('byte flipped in transit is fetched again', async () => {
+  const image = await pushImage(source, 'team/flip-once', { layers: [{ randomBytes: 2 * MiB }] }, 'v1');
+  const layer = image.blobs[1];
+  const flipping = await proxy(source, { corruptBlob: { digest: layer.digest, offset: MiB + 5, times: 1 } });
+
+  const result = await client.copy(
+    Reference.parse(`${flipping.host}/team/flip-once:v1`),
+    Reference.parse(`${destination.host}/prod/flip-once:v1`),
+  );
+
+  expect(result.digest).toBe(image.digest);
+  expect(flipping.requests.filter((request) => request.path.endsWith(`/blobs/${layer.digest}`))).toHaveLength(2);
+  expect(await status(`${destination.url}/v2/prod/flip-once/blobs/${layer.digest}`)).toBe(200);
+  expect(await client.getTagDigest(Reference.parse(`${destination.host}/prod/flip-once:v1`))).toBe(image.digest);
 });
 
 test('blob cut off mid-stream is copied again from a fresh GET', async () => {

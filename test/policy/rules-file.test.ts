@@ -1,4 +1,6 @@
-import { InvalidPipelineError, parsePipelineYaml } from '../../src/config/load';
+import { join } from 'node:path';
+import { InvalidPipelineError, loadPipelineFile, parsePipelineYaml } from '../../src/config/load';
+import { planRelease } from '../../src/policy/plan';
 
 const BASE = `
 name: web
@@ -65,6 +67,17 @@ events:
     ]);
     expect(pipeline.stages[2].when).toEqual({ tag: { not: { matches: '-rc' } } });
     expect(pipeline.events).toEqual({ url: 'https://hooks.example.com/promote', secretEnv: 'PROMOTE_WEBHOOK_SECRET' });
+  });
+
+  it('loads the example pipeline', () => {
+    const pipeline = loadPipelineFile(join(__dirname, '..', '..', 'examples', 'pipeline-policies.yaml'));
+    expect(pipeline.triggers).toHaveLength(2);
+    const candidate = planRelease(pipeline, { tag: 'v1.3.0-rc1' });
+    expect(candidate.trigger.rule).toBe('triggers[0]');
+    expect(candidate.enters).toEqual(['staging']);
+    expect(candidate.stoppedBy?.rule).toBe('stages[2].when');
+    const early = planRelease(pipeline, { tag: 'v0.9.0', digest: `sha256:${'1'.repeat(64)}` });
+    expect(early.trigger.matched).toBe(false);
   });
 
   it('keeps the loaded pipeline plain JSON', () => {

@@ -3,6 +3,9 @@
  * delivers them one at a time, in order, through a retried activity. The release never waits for the
  * webhook: handing an event over costs one signal, a round trip to the Temporal server, and a receiver
  * that is down delays only the child. The child is abandoned when the release closes and keeps delivering.
+ *
+ * NOTE: a cancelled release sends no event for its cancellation, and events it emitted but had not handed
+ * over when the cancellation ended it are lost, because the release rethrows before calling `close`.
  */
 import {
   CancellationScope,

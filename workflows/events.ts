@@ -5,7 +5,7 @@
  * that is down delays only the child. The child is abandoned when the release closes and keeps delivering.
  *
  * NOTE: a cancelled release sends no event for its cancellation, and events it emitted but had not handed
- * over when the cancellation ended it are lost, because the release rethrows before calling `close`.
+ * over when the cancellation ended it may be lost, because the release rethrows before calling `close`.
  */
 import {
   CancellationScope,

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Pipeline } from '../config/schema';
+import { RegistryError } from '../oci/errors';
 import { baseMediaType } from '../oci/media-types';
 import { manifestPushes, NOTIFICATION_CONTENT_TYPES, parseNotification } from './envelope';
 import type { Logger } from './log';
@@ -129,8 +130,10 @@ export function createNotificationListener(
     }
 
     const decisions = await startReleases(options, parsed.events);
-    const failed = decisions.filter((decision) => 'error' in decision);
-    sendJson(response, failed.length > 0 ? 503 : 200, { decisions });
+    // 503 makes the registry deliver again, which helps only when the failure can pass (Temporal or the registry
+    // down); a failure that would repeat, such as a manifest deleted since the push, is answered 200 and logged.
+    const retry = decisions.some((decision) => 'error' in decision && decision.retryable);
+    sendJson(response, retry ? 503 : 200, { decisions });
   }
 
   return (request, response) => {
@@ -145,7 +148,8 @@ export function createNotificationListener(
   };
 }
 
-type DecisionOrError = PushDecision | { pipeline: string; digest: string; tag?: string; error: string };
+type DecisionOrError =
+  PushDecision | { pipeline: string; digest: string; tag?: string; error: string; retryable: boolean };
 
 /** Handles every manifest push for every pipeline it concerns, concurrently; one failure does not stop the others. */
 async function startReleases(
@@ -186,8 +190,9 @@ async function decide(
     }
     return decision;
   } catch (error) {
-    options.logger.error('push could not be handled', { ...ids, error: (error as Error).message });
-    return { pipeline: pipeline.name, digest: push.digest, tag: push.tag, error: (error as Error).message };
+    const retryable = !(error instanceof RegistryError) || error.retryable;
+    options.logger.error('push could not be handled', { ...ids, error: (error as Error).message, retryable });
+    return { pipeline: pipeline.name, digest: push.digest, tag: push.tag, error: (error as Error).message, retryable };
   }
 }
 

@@ -198,6 +198,17 @@ describe('notification endpoint', () => {
     expect(json).toMatchObject({ decisions: [{ pipeline: 'web', digest, tag: 'v9.9.9', started: true }] });
   });
 
+  it('answers 200 for a manifest that no longer exists', async () => {
+    const missing = `sha256:${'d'.repeat(64)}`;
+    const gone = JSON.stringify({
+      events: [{ action: 'push', target: { digest: missing, repository: 'dev/web', tag: 'v9.9.8' } }],
+    });
+    const { status, json } = await post({ 'content-type': EVENTS_TYPE, authorization: SECRET }, gone);
+    expect(status).toBe(200);
+    expect(json).toMatchObject({ decisions: [{ digest: missing, retryable: false }] });
+    expect(await releasesOf(missing)).toBe(0);
+  });
+
   it('starts one release for a repeated notification', async () => {
     const first = await post({ 'content-type': EVENTS_TYPE, authorization: SECRET });
     const second = await post({ 'content-type': EVENTS_TYPE, authorization: SECRET });

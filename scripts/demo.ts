@@ -60,16 +60,20 @@ async function main(): Promise<number> {
   const stack = new DemoStack(ROOT, demoDir(ROOT), log);
 
   let stopping = false;
-  const interrupt = (signal: NodeJS.Signals) => {
+  const interrupt = (reason: string, exitCode: number) => {
     if (stopping) {
       return;
     }
     stopping = true;
-    log.step(`${signal}: stopping what the demo started (pids ${stack.pids().join(', ') || 'none'})`);
-    void stack.stop().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    log.step(`${reason}: stopping what the demo started (pids ${stack.pids().join(', ') || 'none'})`);
+    void stack.stop().finally(() => process.exit(exitCode));
   };
-  process.once('SIGINT', interrupt);
-  process.once('SIGTERM', interrupt);
+  process.once('SIGINT', () => interrupt('SIGINT', 130));
+  process.once('SIGTERM', () => interrupt('SIGTERM', 143));
+  process.once('SIGHUP', () => interrupt('SIGHUP', 129));
+  // Output piped into a program that exits early (`npm run demo | head`) must not leave the stack running.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => interrupt(`stdout: ${error.code ?? error.message}`, 1));
+  process.on('uncaughtException', (error) => interrupt(`unexpected error: ${error.stack ?? error.message}`, 1));
 
   let connection: Connection | undefined;
   let table: string[] = [];

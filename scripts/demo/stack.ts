@@ -70,6 +70,8 @@ export class DemoStack {
     const reused = fileExists(dbFile);
     this.temporal = await startTemporalServer({ dbFile, port: this.ports.temporal, uiPort: this.ports.ui });
     this.track('temporal', this.temporal.process, true, () => this.temporal.stop());
+    // The gRPC port opens before the web UI serves pages; the address printed below must already work.
+    await waitUntil(`Temporal web UI on ${this.temporal.uiUrl}`, async () => (await fetch(this.temporal.uiUrl!)).ok);
     this.log.step(
       `Temporal dev server on ${this.temporal.address}, web UI ${this.temporal.uiUrl}, state in ` +
         `${this.relative(dbFile)}${reused ? ' (kept from the last run)' : ''} (pid ${this.temporal.process.pid})`,

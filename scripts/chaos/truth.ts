@@ -1,0 +1,378 @@
+/**
+ * The truth check: every release's outcome against the plan, the stage ledgers and what the registries hold.
+ *
+ * What "correct" means when many releases race through the same stages:
+ *
+ * A release ends in exactly one of three right ways. It COMPLETED when its hook passes everywhere: every target
+ * stage promoted it. It FAILED when its hook fails in stage F (the seeded rule decides F before the run): every
+ * stage before F promoted it, F was rolled back (the ledger records the rollback, with the environment tag back on
+ * the digest it held before), and it never touched the stages after F. It was SUPERSEDED in stage S when a release
+ * that started later had already been promoted into S when this one got S's lock: every stage before S promoted
+ * it, S's ledger holds that newer promotion from before this release ended, this release left S and the stages
+ * after S alone, and S is not after F (a release that fails its hook never reaches later stages). Which of
+ * completed and superseded happens depends on timing, so both are right for a release whose hooks pass. Anything
+ * else (expired, rejected, cancelled, failed for another reason, still running at the deadline) is wrong.
+ *
+ * Each stage must agree with its ledger and with the registry: each ledger entry starts from the digest the
+ * entry before it left (no tag move went unrecorded), promotions follow release start order (an environment
+ * never moves back to an older build), the environment tag holds the digest of the last entry (so, by the two
+ * rules before, the newest release promoted there), a release's source tag is in a stage exactly when the ledger
+ * says it was promoted there, no tag points at a digest no release put there, and no lock is left held.
+ * A stage problem counts against the release whose entry or tag it concerns.
+ *
+ * Through the proxies, every upload the registry committed carried bytes whose sha256 is the digest it was
+ * committed as, no upload sent a complete body that did not match its digest, and every manifest written was the
+ * exact manifest of a release.
+ */
+import type { LedgerEntry, ReleaseStatus, StageLockState, StageStatus } from '../../workflows/messages';
+import { HOOK_NAME, TARGET_STAGES, type TargetStage } from './plan';
+import type { ReleaseOutcome } from './releases';
+import type { ManifestPut, UploadCommit } from './traffic-record';
+
+export interface ReleaseFacts {
+  index: number;
+  /** Source tag, also the extra tag each stage gets. */
+  tag: string;
+  digest: string;
+  workflowId: string;
+  /** Stage whose hook fails for this digest, by the seeded rule. */
+  expectedFailure?: TargetStage;
+  /** Config and layer digests of the release's image. */
+  blobs: string[];
+  outcome: ReleaseOutcome;
+}
+
+export interface StageFacts {
+  stage: TargetStage;
+  ledger: LedgerEntry[];
+  lock?: StageLockState;
+  /** Tags in the stage's repository and their digests, read from the registry. */
+  tags: Map<string, string>;
+}
+
+export interface TruthInput {
+  releases: ReleaseFacts[];
+  stages: StageFacts[];
+  /** Tags of the source repository; the run pushed `tag → digest` of every release there and nothing else. */
+  sourceTags: Map<string, string>;
+  manifestPuts: ManifestPut[];
+  uploadCommits: UploadCommit[];
+}
+
+export interface Verdict {
+  release: ReleaseFacts;
+  /** completed, failed, superseded, stuck, or how the workflow ended otherwise. */
+  ending: string;
+  problems: string[];
+}
+
+export interface TruthResult {
+  verdicts: Verdict[];
+  /** Problems that concern no release: a tag or manifest of unknown origin. */
+  unattributed: string[];
+}
+
+export function checkTruth(input: TruthInput): TruthResult {
+  const problems = new Map<string, string[]>(input.releases.map((release) => [release.workflowId, []]));
+  const unattributed: string[] = [];
+  const byWorkflow = new Map(input.releases.map((release) => [release.workflowId, release]));
+  const byDigest = new Map(input.releases.map((release) => [release.digest, release]));
+  const byTag = new Map(input.releases.map((release) => [release.tag, release]));
+  const blame = (workflowId: string | undefined, problem: string) => {
+    const list = workflowId === undefined ? undefined : problems.get(workflowId);
+    if (list) {
+      list.push(problem);
+    } else {
+      unattributed.push(workflowId ? `${problem} (by ${workflowId})` : problem);
+    }
+  };
+
+  const stages = new Map(input.stages.map((facts) => [facts.stage, facts]));
+  for (const release of input.releases) {
+    for (const problem of checkRelease(release, stages)) {
+      blame(release.workflowId, problem);
+    }
+  }
+  for (const facts of input.stages) {
+    checkStage(facts, byDigest, byTag, byWorkflow, blame);
+  }
+  checkSourceTags(input.sourceTags, byTag, blame);
+  checkTraffic(input, byDigest, blame);
+
+  const verdicts = input.releases.map((release) => ({
+    release,
+    ending: endingOf(release.outcome),
+    problems: problems.get(release.workflowId) ?? [],
+  }));
+  return { verdicts, unattributed };
+}
+
+function endingOf(outcome: ReleaseOutcome): string {
+  if (outcome.kind === 'closed') {
+    return outcome.status.state;
+  }
+  return outcome.kind === 'stuck' ? 'stuck' : 'workflow failed';
+}
+
+/** The release's own end against the plan and the ledgers, stage by stage. */
+function checkRelease(release: ReleaseFacts, stages: Map<TargetStage, StageFacts>): string[] {
+  const outcome = release.outcome;
+  if (outcome.kind === 'stuck') {
+    const where = outcome.status ? ` (${outcome.status.state}: ${outcome.status.currentStep})` : '';
+    return [`still running at the deadline${where}`];
+  }
+  if (outcome.kind === 'workflow-failed') {
+    return [`the workflow ended without a result: ${outcome.message}`];
+  }
+  const status = outcome.status;
+  const problems: string[] = [];
+  if (status.digest !== release.digest) {
+    problems.push(`status digest ${status.digest} differs from the source digest ${release.digest}`);
+  }
+
+  const planned = release.expectedFailure;
+  const end = endStage(status);
+  if (status.state === 'completed') {
+    if (planned) {
+      problems.push(`completed, but its hook was planned to fail in ${planned}`);
+    }
+  } else if (status.state === 'failed') {
+    if (end === undefined || end !== planned) {
+      problems.push(`failed in ${end ?? 'no stage'} (${status.failure}), expected ${planned ?? 'no failure'}`);
+    } else if (!status.failure?.includes(`hook ${HOOK_NAME} failed`)) {
+      problems.push(`failed in ${end} for another reason than its hook: ${status.failure}`);
+    }
+  } else if (status.state === 'superseded') {
+    if (end === undefined) {
+      problems.push('superseded, but no stage is marked superseded');
+    } else if (planned && TARGET_STAGES.indexOf(end) > TARGET_STAGES.indexOf(planned)) {
+      problems.push(`superseded in ${end}, after ${planned} where its hook was planned to fail`);
+    }
+  } else {
+    problems.push(`ended ${status.state}: ${status.failure ?? status.currentStep}`);
+  }
+
+  // Index of the stage the release ended in; -1 when it ended before its first target stage.
+  let endIndex = end === undefined ? -1 : TARGET_STAGES.indexOf(end);
+  if (status.state === 'completed') {
+    endIndex = TARGET_STAGES.length - 1;
+  }
+  TARGET_STAGES.forEach((stage, index) => {
+    const facts = stages.get(stage);
+    const stageStatus = status.stages.find((candidate) => candidate.name === stage);
+    if (!facts || !stageStatus) {
+      problems.push(`${stage}: missing from the status or the stage facts`);
+      return;
+    }
+    const own = facts.ledger.filter((entry) => entry.workflowId === release.workflowId);
+    const promoted = own.some((entry) => entry.kind === 'promoted' && entry.digest === release.digest);
+    const hasSourceTag = facts.tags.get(release.tag) === release.digest;
+    const expectPromoted = index < endIndex || (index === endIndex && status.state === 'completed');
+
+    if (expectPromoted) {
+      if (stageStatus.state !== 'promoted') {
+        problems.push(`${stage}: state ${stageStatus.state}, expected promoted`);
+      }
+      if (!promoted || own.length !== 1) {
+        problems.push(`${stage}: ledger has ${describeEntries(own)}, expected one promotion`);
+      }
+      if (!hasSourceTag) {
+        problems.push(
+          `${stage}: tag ${release.tag} is ${facts.tags.get(release.tag) ?? 'absent'}, expected ${release.digest}`,
+        );
+      }
+      return;
+    }
+    if (index === endIndex && status.state === 'failed') {
+      // A failure other than the planned hook is reported above; what it left behind is not checked further.
+      if (stage === planned) {
+        problems.push(...checkRolledBack(stage, stageStatus, own, facts, release));
+      }
+      return;
+    }
+    if (index === endIndex && status.state === 'superseded') {
+      problems.push(...checkSuperseded(stage, stageStatus, facts, status));
+    } else if (stageStatus.state !== 'skipped') {
+      problems.push(`${stage}: state ${stageStatus.state}, expected skipped after the release ended`);
+    }
+    if (own.length > 0) {
+      problems.push(`${stage}: ledger has ${describeEntries(own)} from a stage the release should not have touched`);
+    }
+    if (facts.tags.has(release.tag)) {
+      problems.push(`${stage}: tag ${release.tag} exists, but the release was not promoted there`);
+    }
+  });
+  return problems;
+}
+
+/** The stage where a release ended: rolled back, superseded or otherwise final but not promoted. */
+function endStage(status: ReleaseStatus): TargetStage | undefined {
+  const ended = status.stages.find((stage) => !['promoted', 'skipped', 'pending'].includes(stage.state));
+  return ended?.name as TargetStage | undefined;
+}
+
+function checkRolledBack(
+  stage: TargetStage,
+  stageStatus: StageStatus,
+  own: LedgerEntry[],
+  facts: StageFacts,
+  release: ReleaseFacts,
+): string[] {
+  const problems: string[] = [];
+  if (stageStatus.state !== 'rolled-back') {
+    problems.push(`${stage}: state ${stageStatus.state}, expected rolled-back after the failed hook`);
+  }
+  const rollback = own.find((entry) => entry.kind === 'rolled-back');
+  if (!rollback || own.length !== 1) {
+    problems.push(`${stage}: ledger has ${describeEntries(own)}, expected one rolled-back entry`);
+  } else if (rollback.environmentDigest !== rollback.previousDigest) {
+    problems.push(
+      `${stage}: rollback left ${rollback.environmentDigest ?? 'no tag'}, expected ${rollback.previousDigest ?? 'no tag'}`,
+    );
+  }
+  if (facts.tags.has(release.tag)) {
+    problems.push(`${stage}: tag ${release.tag} is still there after the rollback`);
+  }
+  return problems;
+}
+
+function checkSuperseded(
+  stage: TargetStage,
+  stageStatus: StageStatus,
+  facts: StageFacts,
+  status: ReleaseStatus,
+): string[] {
+  const startedAt = Date.parse(status.startedAt);
+  const endedAt = stageStatus.finishedAt ?? status.finishedAt ?? '';
+  const newer = facts.ledger.find(
+    (entry) => entry.kind === 'promoted' && (entry.releaseStartedAt ?? 0) > startedAt && entry.at <= endedAt,
+  );
+  const problems: string[] = [];
+  if (stageStatus.state !== 'superseded') {
+    problems.push(`${stage}: state ${stageStatus.state}, expected superseded`);
+  }
+  if (!newer) {
+    problems.push(`${stage}: superseded, but the ledger has no promotion of a newer release before ${endedAt}`);
+  }
+  return problems;
+}
+
+function describeEntries(entries: LedgerEntry[]): string {
+  return entries.length === 0 ? 'no entry' : entries.map((entry) => `${entry.kind} ${entry.digest}`).join(', ');
+}
+
+type Blame = (workflowId: string | undefined, problem: string) => void;
+
+/** The ledger as a chain, in start order, matching the registry, and the lock given back. */
+function checkStage(
+  facts: StageFacts,
+  byDigest: Map<string, ReleaseFacts>,
+  byTag: Map<string, ReleaseFacts>,
+  byWorkflow: Map<string, ReleaseFacts>,
+  blame: Blame,
+): void {
+  const { stage, ledger, tags } = facts;
+  let environment: string | null = null;
+  let newestStart = -Infinity;
+  const promoted = new Set<string>();
+  for (const [position, entry] of ledger.entries()) {
+    if (entry.previousDigest !== environment) {
+      blame(
+        entry.workflowId,
+        `${stage}: ledger entry ${position + 1} starts from ${entry.previousDigest ?? 'no tag'}, ` +
+          `but the entry before left ${environment ?? 'no tag'}`,
+      );
+    }
+    if (entry.kind === 'promoted') {
+      const start = entry.releaseStartedAt ?? -Infinity;
+      if (start <= newestStart) {
+        blame(entry.workflowId, `${stage}: promoted after a release that started later (moved back to an older build)`);
+      }
+      newestStart = Math.max(newestStart, start);
+      promoted.add(entry.digest);
+    }
+    environment = entry.environmentDigest;
+  }
+
+  const head = ledger.at(-1);
+  const environmentTag = tags.get(stage) ?? null;
+  if (environmentTag !== environment) {
+    blame(
+      head?.workflowId,
+      `${stage}: environment tag holds ${environmentTag ?? 'nothing'}, the ledger says ${environment ?? 'nothing'}`,
+    );
+  }
+
+  for (const [tag, digest] of tags) {
+    const owner = tag === stage ? byDigest.get(digest) : byTag.get(tag);
+    if (!promoted.has(digest)) {
+      blame(owner?.workflowId, `${stage}: tag ${tag} points at ${digest}, which no release promoted there`);
+    } else if (tag !== stage && owner?.digest !== digest) {
+      blame(owner?.workflowId, `${stage}: tag ${tag} points at ${digest}, not at its release's digest`);
+    }
+  }
+
+  const lock = facts.lock;
+  if (lock?.holder) {
+    const holder = byWorkflow.get(lock.holder.workflowId)?.workflowId;
+    blame(holder, `${stage}: lock still held by ${lock.holder.workflowId} after every release ended`);
+  }
+  for (const queued of lock?.queue ?? []) {
+    blame(byWorkflow.get(queued.workflowId)?.workflowId, `${stage}: ${queued.workflowId} still queued for the lock`);
+  }
+}
+
+function checkSourceTags(sourceTags: Map<string, string>, byTag: Map<string, ReleaseFacts>, blame: Blame): void {
+  for (const [tag, digest] of sourceTags) {
+    const owner = byTag.get(tag);
+    if (owner?.digest !== digest) {
+      blame(owner?.workflowId, `dev: tag ${tag} points at ${digest}, the run pushed ${owner?.digest ?? 'no such tag'}`);
+    }
+  }
+  for (const [tag, owner] of byTag) {
+    if (!sourceTags.has(tag)) {
+      blame(owner.workflowId, `dev: tag ${tag} is gone from the source repository`);
+    }
+  }
+}
+
+/** Uploads and manifest writes seen by the proxies. */
+function checkTraffic(input: TruthInput, byDigest: Map<string, ReleaseFacts>, blame: Blame): void {
+  const owners = (blob: string) => input.releases.filter((release) => release.blobs.includes(blob));
+  for (const commit of input.uploadCommits) {
+    const matches = commit.bodyDigest === commit.claimedDigest;
+    const committed = commit.forwarded && commit.status !== undefined && commit.status >= 200 && commit.status < 300;
+    const where = `${commit.proxy}/${commit.repository}`;
+    let problem: string | undefined;
+    if (committed && !matches) {
+      problem = `upload to ${where} committed as ${commit.claimedDigest}, but its bytes hash to ${commit.bodyDigest}`;
+    } else if (commit.bodyComplete && !matches) {
+      problem = `upload to ${where} sent a complete body for ${commit.claimedDigest} that hashes to ${commit.bodyDigest}`;
+    } else if (committed && owners(commit.claimedDigest).length === 0) {
+      problem = `upload to ${where} committed ${commit.claimedDigest}, which is no blob of any release`;
+    }
+    if (problem) {
+      const releases = owners(commit.claimedDigest);
+      if (releases.length === 0) {
+        blame(undefined, problem);
+      }
+      for (const release of releases) {
+        blame(release.workflowId, problem);
+      }
+    }
+  }
+
+  for (const put of input.manifestPuts) {
+    const stored = put.forwarded && put.status !== undefined && put.status >= 200 && put.status < 300;
+    if (!stored) {
+      continue;
+    }
+    const owner = byDigest.get(put.bodyDigest);
+    const where = `${put.proxy}/${put.repository}:${put.reference}`;
+    if (!owner) {
+      blame(undefined, `manifest PUT to ${where} stored ${put.bodyDigest}, which is no release's manifest`);
+    } else if (put.reference.startsWith('sha256:') && put.reference !== put.bodyDigest) {
+      blame(owner.workflowId, `manifest PUT to ${where} sent bytes of ${put.bodyDigest}`);
+    }
+  }
+}

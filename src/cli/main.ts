@@ -22,6 +22,8 @@ const SUBCOMMANDS: Subcommand[] = [
   { names: ['history'], load: async () => (await import('./history.js')).registerHistoryCommand },
   { names: ['rollback'], load: async () => (await import('./rollback.js')).registerRollbackCommand },
   { names: ['worker'], load: async () => (await import('./worker.js')).registerWorkerCommand },
+  { names: ['policy'], load: async () => (await import('./policy.js')).registerPolicyCommands },
+  { names: ['serve'], load: async () => (await import('./serve.js')).registerServeCommand },
 ];
 
 /**

@@ -1,6 +1,19 @@
 #!/usr/bin/env bash
-# The test command: installs the tools the integration tests need (cached after the first run), then runs jest.
+# The test command: installs the tools the integration tests need (cached after the first run), then runs jest
+# and ends with one plain "N passed, N failed" line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-tools.sh
-exec npx jest "$@"
+
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+status=0
+npx jest --json --outputFile="$results" "$@" || status=$?
+if [[ -s $results ]]; then
+  node -e '
+    const r = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
+    const skipped = r.numPendingTests + r.numTodoTests;
+    console.log(`jest: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
+  ' "$results"
+fi
+exit "$status"

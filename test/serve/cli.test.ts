@@ -29,19 +29,18 @@ let connection: Connection;
 let client: Client;
 let env: NodeJS.ProcessEnv;
 let pipelineFile: string;
-let servePort: number;
 
-function pipelineYaml(registryHost: string): string {
-  return `name: shop
+function pipelineYaml(registryHost: string, name = 'shop'): string {
+  return `name: ${name}
 stages:
   - name: dev
-    repository: ${registryHost}/shop/dev
+    repository: ${registryHost}/${name}/dev
     environmentTag: dev
   - name: staging
-    repository: ${registryHost}/shop/staging
+    repository: ${registryHost}/${name}/staging
     environmentTag: staging
   - name: prod
-    repository: ${registryHost}/shop/prod
+    repository: ${registryHost}/${name}/prod
     environmentTag: prod
     when:
       tag: { matches: '^v[0-9]+\\.[0-9]+\\.[0-9]+$' }
@@ -57,15 +56,7 @@ async function pushTagged(tag: string | undefined, content: string): Promise<str
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'promote-policy-cli-'));
-  servePort = await freePort();
-  [temporal, registry] = await Promise.all([
-    startTemporalServer(),
-    startRegistry({
-      notifications: [
-        { name: 'promote', url: `http://127.0.0.1:${servePort}/notifications`, headers: { Authorization: [SECRET] } },
-      ],
-    }),
-  ]);
+  [temporal, registry] = await Promise.all([startTemporalServer(), startRegistry()]);
   connection = await Connection.connect({ address: temporal.address });
   client = new Client({ connection });
   env = promoteEnvironment(temporal.address, { PROMOTE_NOTIFY_SECRET: SECRET });
@@ -151,6 +142,14 @@ describe('promote policy watch', () => {
 
 describe('promote serve', () => {
   it('starts a release for a notified push', async () => {
+    // A registry of its own, so that no notification of the other tests is queued ahead of this one.
+    const servePort = await freePort();
+    const notifying = await startRegistry({
+      notifications: [
+        { name: 'promote', url: `http://127.0.0.1:${servePort}/notifications`, headers: { Authorization: [SECRET] } },
+      ],
+    });
+    const servedFile = writePipelineFile(dir, 'served.yaml', pipelineYaml(notifying.host, 'served'));
     const child = spawn(
       process.execPath,
       [
@@ -159,7 +158,7 @@ describe('promote serve', () => {
         join(__dirname, '..', '..', 'src', 'cli', 'main.ts'),
         'serve',
         '--pipeline',
-        pipelineFile,
+        servedFile,
         '--listen',
         `127.0.0.1:${servePort}`,
       ],
@@ -170,8 +169,14 @@ describe('promote serve', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
       await waitUntil('serve to listen', () => Promise.resolve(log.includes('serving registry notifications')), 30_000);
-      const digest = await pushTagged('v4.0.0', 'served');
-      await waitUntil('release started', async () => (await countReleases(client, 'shop', digest)) === 1);
+      const image = await pushImage(
+        notifying,
+        'served/dev',
+        { layers: [{ files: [{ path: 's', content: 'x' }] }] },
+        'v4.0.0',
+      );
+      const digest = image.digest;
+      await waitUntil('release started', async () => (await countReleases(client, 'served', digest)) === 1, 30_000);
       const lines = log
         .trim()
         .split('\n')
@@ -180,11 +185,12 @@ describe('promote serve', () => {
         expect.objectContaining({
           message: 'release started',
           tag: 'v4.0.0',
-          workflowId: releaseWorkflowId('shop', digest),
+          workflowId: releaseWorkflowId('served', digest),
         }),
       );
     } finally {
       child.kill('SIGTERM');
+      await notifying.stop();
     }
     expect(await exited).toBe(0);
   });

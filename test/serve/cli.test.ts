@@ -177,9 +177,10 @@ describe('promote serve', () => {
       );
       const digest = image.digest;
       await waitUntil('release started', async () => (await countReleases(client, 'served', digest)) === 1, 30_000);
+      // Node and the Temporal SDK may print warnings of their own on stderr; the log lines are the JSON ones.
       const lines = log
-        .trim()
         .split('\n')
+        .filter((line) => line.startsWith('{'))
         .map((line) => JSON.parse(line) as Record<string, string>);
       expect(lines).toContainEqual(
         expect.objectContaining({

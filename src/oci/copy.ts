@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Limiter } from './concurrency';
 import { type BlobOutcome, copyBlob } from './copy-blob';
 import type { Descriptor, Digest } from './digest';
@@ -51,6 +52,8 @@ class GraphCopy {
     private readonly options: CopyOptions,
   ) {
     this.signal = options.signal ? AbortSignal.any([options.signal, this.controller.signal]) : this.controller.signal;
+    // Every request in flight listens on this signal; more than Node's default of 10 is expected.
+    setMaxListeners(0, this.signal);
     this.blobLimiter = new Limiter(options.concurrency ?? 4);
     this.manifestLimiter = new Limiter(options.manifestConcurrency ?? 8);
   }
@@ -87,7 +90,9 @@ class GraphCopy {
     if (content.kind === 'index') {
       await Promise.all(content.manifests.map((child) => this.copyChild(child)));
     } else {
-      const blobs = content.config === undefined ? content.layers : [content.config, ...content.layers];
+      const blobs = content.config === undefined ? [...content.layers] : [content.config, ...content.layers];
+      // Largest first: the limiter starts blobs in call order, and a long blob started last would run alone at the end.
+      blobs.sort((a, b) => b.size - a.size);
       await Promise.all(blobs.map((blob) => this.copyBlobOnce(blob)));
     }
     await putManifest(this.transport, target, manifest, this.signal);

@@ -17,7 +17,7 @@ import { blobProgress, type ProgressListener } from './progress';
 import type { Reference } from './reference';
 import type { Transport } from './transport';
 
-/** How a blob reached the destination. */
+/** The way a blob reached the destination. */
 export type BlobOutcome = 'copied' | 'mounted' | 'skipped';
 
 export interface BlobCopyOptions {
@@ -42,9 +42,28 @@ const RETRYABLE_CODES = new Set([
 ]);
 
 /**
+ * Thrown when a blob's content did not match its digest on the last attempt of a copy, but was never wrong the same
+ * way twice. That points at the transfer (a proxy or a faulty network path) rather than the stored blob, so copying
+ * again may succeed, unlike after a DigestMismatchError.
+ */
+export class BlobTransferError extends Error {
+  constructor(
+    readonly mismatch: DigestMismatchError,
+    readonly attempts: number,
+  ) {
+    super(
+      `${mismatch.message}; the content was wrong in a different way on each attempt (${attempts}), ` +
+        'so it was corrupted in transit and copying again may succeed',
+      { cause: mismatch },
+    );
+    this.name = 'BlobTransferError';
+  }
+}
+
+/**
  * Returns whether a failed blob copy may succeed when started again from a fresh GET. Content that does not match
- * its digest counts: a byte flipped in transit (by a proxy or a faulty network path) is gone on the next GET, while
- * content stored wrong in the source fails every attempt and is then reported as the mismatch.
+ * its digest counts, because a byte flipped in transit is gone on the next GET; copyBlob stops when the same wrong
+ * content comes back.
  */
 export function isRetryableCopyError(error: unknown, signal: AbortSignal): boolean {
   if (signal.aborted || error instanceof BlobSizeMismatchError) {
@@ -63,7 +82,7 @@ export function isRetryableCopyError(error: unknown, signal: AbortSignal): boole
 /**
  * Copies one blob from `src` to `dst` (repositories). Foreign layers (descriptors with `urls`) stay
  * where their URLs point. On the same registry the blob is mounted, which also covers a blob the
- * destination has; a mount the registry declines falls back to an upload in the session it opened.
+ * destination has. When the registry declines the mount, the blob is uploaded in the session it opened.
  * Across registries a blob the destination has is skipped, others stream from GET to PUT.
  */
 export async function copyBlob(
@@ -92,14 +111,24 @@ export async function copyBlob(
     return 'skipped';
   }
 
+  // Digests of wrong content seen so far. Content corrupted in transit differs from attempt to attempt; the same
+  // wrong content twice is what the source stores, and no retry fixes that.
+  const wrongDigests = new Set<string>();
   for (let attempt = 1; ; attempt += 1) {
     try {
       await streamBlob(transport, src, dst, blob, session, options);
       options.onProgress?.({ kind: 'blob-verified', digest: blob.digest, size: blob.size });
       return 'copied';
     } catch (error) {
+      const mismatch = error instanceof DigestMismatchError ? error : undefined;
+      if (mismatch && wrongDigests.has(mismatch.actual)) {
+        throw mismatch;
+      }
+      if (mismatch) {
+        wrongDigests.add(mismatch.actual);
+      }
       if (attempt >= options.attempts || !isRetryableCopyError(error, signal)) {
-        throw error;
+        throw mismatch && !signal.aborted ? new BlobTransferError(mismatch, attempt) : error;
       }
       session = undefined;
       await sleep(200 * 2 ** (attempt - 1), undefined, { signal });
@@ -148,8 +177,8 @@ async function streamBlob(
     blob.size,
     blobProgress(options.onProgress, blob.digest, blob.size),
   );
-  // The verifier fails before the PUT does, because the PUT fails as a consequence; keeping its error
-  // lets the caller see the digest that was wrong instead of an aborted request.
+  // A corrupt blob fails the verifier first, and the PUT fails only as a consequence. Keeping the
+  // verifier's error lets the caller see the wrong digest instead of an aborted request.
   let verificationError: Error | undefined;
   let sourceError: unknown;
   verified.once('error', (error) => {

@@ -12,6 +12,7 @@ export {
 } from './digest';
 export { AuthenticationError, DigestMismatchError, RegistryError, UnsupportedManifestError } from './errors';
 export { BlobSizeMismatchError } from './blob';
+export { BlobTransferError } from './copy-blob';
 export { InvalidManifestError, type FetchedManifest, type ManifestContent, parseManifestContent } from './manifest';
 export { MediaType, isIndexMediaType, isImageManifestMediaType } from './media-types';
 export { type ProgressEvent, type ProgressListener } from './progress';

@@ -11,10 +11,11 @@ export interface ProxiedRequest {
 
 export interface ProxyOptions {
   /**
-   * Flips one bit of the byte at `offset` in the GET response bodies of blob `digest` (the first `times`
-   * GETs, or every GET when `times` is absent), so the client receives content that does not match its digest.
+   * Flips one bit of a byte in the GET response bodies of blob `digest`, so the client receives content that
+   * does not match its digest. A number flips that offset in every GET; a list flips `offset[i]` in the i-th
+   * GET and leaves later GETs intact.
    */
-  corruptBlob?: { digest: string; offset: number; times?: number };
+  corruptBlob?: { digest: string; offset: number | number[] };
   /** Cuts the connection after `afterBytes` response-body bytes of the first `times` GETs of blob `digest`. */
   resetBlob?: { digest: string; afterBytes: number; times: number };
 }
@@ -76,13 +77,13 @@ export async function startRegistryProxy(target: string, options: ProxyOptions =
       (response) => {
         outgoing.writeHead(response.statusCode ?? 502, response.headers);
         const { corruptBlob, resetBlob } = options;
-        if (
-          corruptBlob &&
-          isBlobGet(incoming, corruptBlob.digest) &&
-          (corruptBlob.times === undefined || corruptions < corruptBlob.times)
-        ) {
+        let flipAt: number | undefined;
+        if (corruptBlob && isBlobGet(incoming, corruptBlob.digest)) {
+          flipAt = typeof corruptBlob.offset === 'number' ? corruptBlob.offset : corruptBlob.offset[corruptions];
           corruptions += 1;
-          response.pipe(flipByte(corruptBlob.offset)).pipe(outgoing);
+        }
+        if (flipAt !== undefined) {
+          response.pipe(flipByte(flipAt)).pipe(outgoing);
           return;
         }
         if (resetBlob && isBlobGet(incoming, resetBlob.digest) && resets < resetBlob.times) {

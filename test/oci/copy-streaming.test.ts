@@ -1,6 +1,6 @@
 import { allBlobs, pushImage, pushMultiPlatformImage } from '../../scripts/lib/images';
 import { type LocalRegistry, startRegistry } from '../../scripts/lib/registry';
-import { DigestMismatchError, type ProgressEvent, Reference, RegistryClient } from '../../src/oci';
+import { BlobTransferError, DigestMismatchError, type ProgressEvent, Reference, RegistryClient } from '../../src/oci';
 import { type RegistryProxy, startRegistryProxy } from '../helpers/registry-proxy';
 
 const MiB = 1024 * 1024;
@@ -70,12 +70,12 @@ test('blob corrupt on every GET fails the copy', async () => {
 
   await expect(copying).rejects.toBeInstanceOf(DigestMismatchError);
   await expect(copying).rejects.toThrow(big.digest);
-  // Each of the three attempts (the default blobAttempts) read the blob afresh and met the same wrong content.
-  expect(flipping.requests.filter((request) => request.path.endsWith(`/blobs/${big.digest}`))).toHaveLength(3);
+  // The second GET returned the same wrong content, which shows it is stored that way; no third attempt follows.
+  expect(flipping.requests.filter((request) => request.path.endsWith(`/blobs/${big.digest}`))).toHaveLength(2);
   // Every upload of the corrupt blob ended before its last byte, so the registry could not commit it.
   const uploads = counting.requests.filter((request) => request.method === 'PUT' && request.path.includes('/uploads/'));
   const corruptUploads = uploads.filter((request) => request.path.includes(encodeURIComponent(big.digest)));
-  expect(corruptUploads).toHaveLength(3);
+  expect(corruptUploads).toHaveLength(2);
   for (const upload of corruptUploads) {
     expect(upload.bodyBytes).toBeLessThan(big.size);
   }
@@ -89,7 +89,7 @@ test('blob corrupt on every GET fails the copy', async () => {
 test('byte flipped in transit is fetched again', async () => {
   const image = await pushImage(source, 'team/flip-once', { layers: [{ randomBytes: 2 * MiB }] }, 'v1');
   const layer = image.blobs[1];
-  const flipping = await proxy(source, { corruptBlob: { digest: layer.digest, offset: MiB + 5, times: 1 } });
+  const flipping = await proxy(source, { corruptBlob: { digest: layer.digest, offset: [MiB + 5] } });
 
   const result = await client.copy(
     Reference.parse(`${flipping.host}/team/flip-once:v1`),
@@ -100,6 +100,22 @@ test('byte flipped in transit is fetched again', async () => {
   expect(flipping.requests.filter((request) => request.path.endsWith(`/blobs/${layer.digest}`))).toHaveLength(2);
   expect(await status(`${destination.url}/v2/prod/flip-once/blobs/${layer.digest}`)).toBe(200);
   expect(await client.getTagDigest(Reference.parse(`${destination.host}/prod/flip-once:v1`))).toBe(image.digest);
+});
+
+test('blob corrupted anew each attempt is a transfer error', async () => {
+  const image = await pushImage(source, 'team/flip-each', { layers: [{ randomBytes: 2 * MiB }] }, 'v1');
+  const layer = image.blobs[1];
+  const flipping = await proxy(source, { corruptBlob: { digest: layer.digest, offset: [10, MiB, MiB + 99] } });
+
+  const copying = client.copy(
+    Reference.parse(`${flipping.host}/team/flip-each:v1`),
+    Reference.parse(`${destination.host}/prod/flip-each:v1`),
+  );
+
+  await expect(copying).rejects.toBeInstanceOf(BlobTransferError);
+  await expect(copying).rejects.toThrow(layer.digest);
+  expect(flipping.requests.filter((request) => request.path.endsWith(`/blobs/${layer.digest}`))).toHaveLength(3);
+  expect(await status(`${destination.url}/v2/prod/flip-each/blobs/${layer.digest}`)).toBe(404);
 });
 
 test('blob cut off mid-stream is copied again from a fresh GET', async () => {

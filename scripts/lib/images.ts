@@ -4,8 +4,8 @@ import { pipeline, Readable } from 'node:stream';
 import { gzipLayer, gzipLayerBytes, type LayerFile } from './layers';
 import { serializeManifest, type ManifestStyle } from './manifest-style';
 
-// Builds real images and pushes them with plain fetch, apart from the registry client under test, so
-// tests and benchmarks compare that client against what a registry holds by independent means.
+// Builds real images and pushes them with fetch and node:http, apart from the registry client under
+// test, so tests and benchmarks check that client against content written by independent means.
 
 export type { LayerFile } from './layers';
 export type { ManifestStyle } from './manifest-style';

@@ -1,6 +1,6 @@
 /**
- * How manifest JSON is written. A registry stores the bytes it was given, so a copy that re-serialises
- * a manifest changes its digest; the unusual styles make such a copy fail visibly.
+ * Serialisation styles of manifest JSON. A registry stores the bytes it was given, so a copy that
+ * re-serialises a manifest changes its digest. The unusual styles make such a copy fail visibly.
  * - `compact`: JSON.stringify without spaces.
  * - `indented`: three-space indentation and a trailing newline.
  * - `unusual`: keys in reverse order, tab indentation, `<`, `>`, `&` and non-ASCII written as `\u` escapes

@@ -51,7 +51,7 @@ export type MountResult = { mounted: true } | { mounted: false; uploadUrl: strin
 
 /**
  * Asks the registry to link a blob from another repository on the same registry into `repo`
- * (`POST ?mount=&from=`). 201 means done; a registry that cannot mount answers 202 with an upload
+ * (`POST ?mount=&from=`). 201 means done; a registry that cannot mount returns 202 with an upload
  * session, which the caller uses for a normal upload.
  */
 export async function mountBlob(
@@ -153,7 +153,7 @@ export function verifyingStream(
   onBytes?: (done: number) => void,
 ): Transform {
   const verifier = new DigestVerifier(digest);
-  let held: Buffer | undefined;
+  let heldChunk: Buffer | undefined;
 
   return new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
@@ -162,10 +162,10 @@ export function verifyingStream(
         callback(new BlobSizeMismatchError(subject, digest, size, verifier.size, false));
         return;
       }
-      if (held !== undefined) {
-        this.push(held);
+      if (heldChunk !== undefined) {
+        this.push(heldChunk);
       }
-      held = chunk;
+      heldChunk = chunk;
       onBytes?.(verifier.size);
       callback();
     },
@@ -179,7 +179,7 @@ export function verifyingStream(
         callback(new DigestMismatchError(subject, digest, actual));
         return;
       }
-      callback(null, held);
+      callback(null, heldChunk);
     },
   });
 }

@@ -95,7 +95,7 @@ export interface Descriptor {
   digest: Digest;
   /** Size in bytes. */
   size: number;
-  /** Where a foreign layer can be downloaded; such blobs are not copied between registries. */
+  /** Download locations of a foreign layer; such blobs are not copied between registries. */
   urls?: string[];
   platform?: Platform;
   annotations?: Record<string, string>;

@@ -32,7 +32,7 @@ export interface FetchedManifest {
   bytes: Buffer;
 }
 
-/** What a manifest points at: the children of an index, or the config and layers of an image. */
+/** The descriptors a manifest points at: the children of an index, or the config and layers of an image. */
 export type ManifestContent =
   { kind: 'index'; manifests: Descriptor[] } | { kind: 'image'; config?: Descriptor; layers: Descriptor[] };
 

@@ -1,9 +1,12 @@
 import type { Digest } from './digest';
 
 /**
- * Progress of a copy, per blob and manifest. `blob-skipped`: the destination had the blob, or it is a
- * foreign layer that stays at its URLs; `blob-mounted`: linked from the source repository without
- * upload; `blob-verified`: uploaded and its digest checked; `blob-progress`: bytes streamed so far.
+ * Progress of a copy, per blob and manifest.
+ * - `blob-skipped`: the destination had the blob, or it is a foreign layer that stays at its URLs.
+ * - `blob-mounted`: linked from the source repository without upload.
+ * - `blob-verified`: uploaded, and its digest checked.
+ * - `blob-progress`: bytes streamed so far.
+ * - `manifest-pushed`: a manifest was written to the destination.
  */
 export type ProgressEvent =
   | { kind: 'blob-skipped' | 'blob-mounted' | 'blob-verified'; digest: Digest; size: number }

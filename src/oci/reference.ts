@@ -106,7 +106,7 @@ export class Reference {
     return `${this.registry}/${this.repository}`;
   }
 
-  /** What a manifest request addresses: the digest if present, else the tag, else `latest`. */
+  /** The part of a manifest request path after `manifests/`: the digest if present, else the tag, else `latest`. */
   get identifier(): string {
     return this.digest ?? this.tag ?? 'latest';
   }

@@ -51,7 +51,7 @@ function sha256(bytes: Buffer): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
-/** Asserts that every manifest and every non-foreign blob of the graph answers HEAD 200 in the repository. */
+/** Asserts that HEAD returns 200 in the repository for every manifest and every non-foreign blob of the graph. */
 async function expectWholeGraph(registry: LocalRegistry, repository: string, root: PushedManifest): Promise<void> {
   for (const manifest of allManifests(root)) {
     expect([manifest.digest, await headStatus(registry, repository, 'manifests', manifest.digest)]).toEqual([

@@ -4,7 +4,8 @@
 # variable, are used as they are.
 #
 #   scripts/install-tools.sh            temporal + registry (what the tests and the demo need)
-#   scripts/install-tools.sh --bench    also crane and regctl, the peers of the benchmark
+#   scripts/install-tools.sh --bench    also the benchmark's peers: crane and regctl (built), skopeo and GNU
+#                                       time (apt-get, when run as root on Debian or Ubuntu)
 #
 # Environment: PROMOTER_TOOLS_DIR (default ~/.cache/image-promoter/bin), TEMPORAL_CLI, REGISTRY_BIN,
 # CRANE_BIN, REGCTL_BIN.
@@ -68,5 +69,19 @@ present registry "${REGISTRY_BIN:-}" ||
 if [[ ${1:-} == --bench ]]; then
   present crane "${CRANE_BIN:-}" || go_install crane "github.com/google/go-containerregistry/cmd/crane@$crane_version"
   present regctl "${REGCTL_BIN:-}" || go_install regctl "github.com/regclient/regclient/cmd/regctl@$regctl_version"
-  command -v skopeo >/dev/null 2>&1 || echo "skopeo: not installed; on Debian or Ubuntu: apt-get install skopeo" >&2
+  # skopeo is taken from the distribution, as users of it install it; GNU time gives the benchmark the kernel's
+  # exact peak RSS of each run.
+  missing=()
+  command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+  [[ -x /usr/bin/time ]] || missing+=(time)
+  if ((${#missing[@]} > 0)); then
+    if command -v apt-get >/dev/null 2>&1 && [[ $(id -u) == 0 ]]; then
+      echo "${missing[*]}: installing with apt-get" >&2
+      apt-get install -y --no-install-recommends "${missing[@]}" >&2 ||
+        { apt-get update >&2 && apt-get install -y --no-install-recommends "${missing[@]}" >&2; }
+    else
+      echo "${missing[*]}: not installed; on Debian or Ubuntu: sudo apt-get install ${missing[*]}" >&2
+      echo "The benchmark leaves out skopeo's rows without it, and samples peak RSS without GNU time." >&2
+    fi
+  fi
 fi

@@ -1,8 +1,8 @@
 /**
  * A fault-injecting HTTP proxy on 127.0.0.1 in front of one registry. While faults are on, a seeded share of the
- * requests fails: an error status (500, 502, 503, or 429 with Retry-After) before the request reaches the registry,
- * an error status after the registry has done the work (the reply is dropped), a blob body cut off in the middle,
- * or a blob body with one byte flipped. The decision for a request depends only on the seed, the method, the path
+ * requests fails in one of four ways. The proxy returns an error status (500, 502, 503, or 429 with Retry-After)
+ * before the request reaches the registry, or returns 502 after the registry has done the work (the reply is
+ * dropped). A blob GET may instead have its body cut off in the middle, or one byte of its body flipped. The decision for a request depends only on the seed, the method, the path
  * and how often that method and path were seen, so the same run plan meets the same faults.
  *
  * Every manifest PUT and final upload PUT is recorded with the digest of the bytes that passed (traffic-record.ts).
@@ -19,7 +19,7 @@ import { type BodyObserver, TrafficRecorder } from './traffic-record';
 export const FAULT_KINDS = ['500', '502', '503', '429', 'reply-dropped', 'cut-blob', 'flipped-byte'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-/** Seconds a 429 asks the client to wait. */
+/** Retry-After of an injected 429, in seconds. */
 const RETRY_AFTER_SECONDS = 1;
 /** Share of the status faults on writes (PUT, PATCH, POST, DELETE) that drop the registry's reply instead. */
 const REPLY_DROPPED_SHARE = 1 / 3;
@@ -151,7 +151,7 @@ export class FaultProxy {
     const observer = this.traffic.observe(method, url.pathname, url.searchParams);
 
     if (plan.kind === '500' || plan.kind === '502' || plan.kind === '503' || plan.kind === '429') {
-      // The body is read and dropped, so the registry never sees this request.
+      // The body is read and dropped, so the registry never receives this request.
       const complete = await drain(incoming, observer);
       observer?.finish({ bodyComplete: complete, forwarded: false });
       this.faults[plan.kind] += 1;
@@ -227,7 +227,7 @@ function hasBody(incoming: IncomingMessage): boolean {
   return (length !== undefined && length !== '0') || incoming.headers['transfer-encoding'] !== undefined;
 }
 
-/** The client's headers minus hop-by-hop ones; Host stays, so the registry builds Location URLs for the proxy. */
+/** Copies the client's headers minus hop-by-hop ones. Host stays, so the registry builds Location URLs for the proxy. */
 function forwardedHeaders(headers: IncomingMessage['headers']): Record<string, string | string[]> {
   const result: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(headers)) {

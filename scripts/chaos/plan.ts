@@ -87,8 +87,8 @@ export function drawPlan(settings: ChaosSettings, workers: number): ChaosPlan {
 }
 
 /**
- * The image of release `index`: a layer all images share and a layer of its own, both from the seeded sequence, so
- * the digests are the same on every run with this seed.
+ * Returns the layers of release `index`'s image: a layer all images share and a layer of its own, both from the
+ * seeded sequence, so the digests are the same on every run with this seed.
  */
 export function imageLayers(seed: number, index: number): LayerSpec[] {
   const base = new SeededRandom(seed).fork('base-layer');
@@ -105,8 +105,8 @@ export function imageLayers(seed: number, index: number): LayerSpec[] {
 }
 
 /**
- * The seeded rule for hooks: the stage whose hook fails for this digest, or undefined when every hook passes.
- * It depends on the digest only, so the outcome is fixed once the image is built.
+ * Returns the stage whose hook fails for this digest, or undefined when every hook passes: the seeded rule for
+ * hooks. It depends on the digest only, so the outcome is fixed once the image is built.
  */
 export function failingStage(seed: number, digest: string): TargetStage | undefined {
   const draw = hashToUnit(seed, digest, 'hook');
@@ -141,7 +141,7 @@ export function writeHook(dir: string, failures: { stage: string; digest: string
   return script;
 }
 
-/** Where each stage lives: registry host (a proxy) and repository path. */
+/** Registry host (a proxy) and repository path of each stage. */
 export type StageLocation = Record<(typeof STAGES)[number], { host: string; repository: string }>;
 
 /**

@@ -19,7 +19,7 @@ export interface StartedRelease {
   workflowId: string;
 }
 
-/** How a release ended: its final status, a workflow that failed without one, or still running at the deadline. */
+/** Ending of a release: its final status, a workflow that failed without one, or still running at the deadline. */
 export type ReleaseOutcome =
   | { kind: 'closed'; status: ReleaseStatus }
   | { kind: 'workflow-failed'; message: string }
@@ -62,8 +62,8 @@ export async function startOne(
 
 /**
  * Approves prod for every release that waits for it, until `stop` is called. Releases are found through the
- * search attributes the workflow keeps (state, stage, digest); an approval goes out as an update, so a refusal
- * comes back at once. A refusal because the approver already approved means an earlier update went through
+ * search attributes the workflow keeps (state, stage, digest). An approval goes out as an update, so a rejection
+ * comes back at once. A rejection because the approver already approved means that an earlier update went through
  * although its reply was lost.
  */
 export class AutoApprover {

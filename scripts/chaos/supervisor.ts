@@ -1,7 +1,7 @@
 /**
  * The processes the chaos run attacks: `promote worker` child processes and the Temporal dev server. Workers are
  * killed with SIGKILL and started again; the server is stopped and started again on the same port with the same
- * database file. A worker that exits when nobody killed it is started again too, and counted, because a worker
+ * database file. A worker that exits without being killed is started again too, and counted, because a worker
  * should ride out faults rather than exit.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -36,7 +36,7 @@ export interface WorkerSupervisorOptions {
 }
 
 export class WorkerSupervisor {
-  /** Exits nobody asked for, each with the worker's index and exit status. */
+  /** Exits the supervisor did not cause, each with the worker's label and exit status. */
   readonly unplannedExits: string[] = [];
   private readonly slots: WorkerSlot[];
   private readonly logFile: WriteStream;
@@ -139,7 +139,7 @@ export class WorkerSupervisor {
   }
 }
 
-/** An environment that reaches only the chaos run's Temporal server, with no registry credentials. */
+/** Builds an environment that reaches only the chaos run's Temporal server, with no registry credentials. */
 function workerEnvironment(runDir: string, temporalAddress: string): NodeJS.ProcessEnv {
   const home = join(runDir, 'worker-home');
   mkdirSync(join(home, '.docker'), { recursive: true });

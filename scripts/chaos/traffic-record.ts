@@ -16,13 +16,13 @@ export interface ManifestPut {
   bytes: number;
   /** False when the client aborted the request before its body ended. */
   bodyComplete: boolean;
-  /** False when the proxy answered with a fault without forwarding the request. */
+  /** False when the proxy returned a fault without forwarding the request. */
   forwarded: boolean;
-  /** Status the registry answered; undefined when it was not forwarded or the exchange broke. */
+  /** Status the registry returned; undefined when the request was not forwarded or the exchange broke. */
   status?: number;
 }
 
-/** A final upload PUT: the request that asks the registry to commit the session's bytes as `claimedDigest`. */
+/** A final upload PUT: the request that commits the session's bytes as `claimedDigest`. */
 export interface UploadCommit {
   proxy: string;
   repository: string;
@@ -36,7 +36,7 @@ export interface UploadCommit {
   status?: number;
 }
 
-/** How one request ended, as the proxy saw it. */
+/** End of one request as the proxy saw it. */
 export interface RequestEnd {
   bodyComplete: boolean;
   forwarded: boolean;
@@ -102,7 +102,7 @@ export class TrafficRecorder {
     };
   }
 
-  /** A PATCH adds to the session's bytes only when the registry accepted it (202). */
+  /** Observes a PATCH, whose bytes count for the session only when the registry accepted them (202). */
   private observePatch(session: string): BodyObserver {
     const base = this.sessions.get(session);
     const hash = base ? base.hash.copy() : createHash('sha256');

@@ -1,23 +1,26 @@
 /**
  * The truth check: every release's outcome against the plan, the stage ledgers and what the registries hold.
  *
- * What "correct" means when many releases race through the same stages:
+ * What "correct" means when many releases race through the same stages. A release ends in one of three right ways:
+ * - COMPLETED, when its hook passes everywhere: every target stage promoted it.
+ * - FAILED, when its hook fails in stage F, which the seeded rule decides before the run. Every stage before F
+ *   promoted it, and F was rolled back: the ledger records the rollback, with the environment tag back on the
+ *   digest it held before. It never touched the stages after F.
+ * - SUPERSEDED in stage S, when a release that started later had already been promoted into S by the time this
+ *   one got S's lock. Every stage before S promoted it, S's ledger holds that newer promotion from before this
+ *   release ended, and this release left S and the stages after S alone. S is not after F, because a release
+ *   whose hook fails never reaches later stages.
+ * Timing decides between completed and superseded, so both are right for a release whose hooks pass. Any other
+ * end (expired, rejected, cancelled, failed for another reason, still running at the deadline) is wrong.
  *
- * A release ends in exactly one of three right ways. It COMPLETED when its hook passes everywhere: every target
- * stage promoted it. It FAILED when its hook fails in stage F (the seeded rule decides F before the run): every
- * stage before F promoted it, F was rolled back (the ledger records the rollback, with the environment tag back on
- * the digest it held before), and it never touched the stages after F. It was SUPERSEDED in stage S when a release
- * that started later had already been promoted into S when this one got S's lock: every stage before S promoted
- * it, S's ledger holds that newer promotion from before this release ended, this release left S and the stages
- * after S alone, and S is not after F (a release that fails its hook never reaches later stages). Which of
- * completed and superseded happens depends on timing, so both are right for a release whose hooks pass. Anything
- * else (expired, rejected, cancelled, failed for another reason, still running at the deadline) is wrong.
- *
- * Each stage must agree with its ledger and with the registry: each ledger entry starts from the digest the
- * entry before it left (no tag move went unrecorded), promotions follow release start order (an environment
- * never moves back to an older build), the environment tag holds the digest of the last entry (so, by the two
- * rules before, the newest release promoted there), a release's source tag is in a stage exactly when the ledger
- * says it was promoted there, no tag points at a digest no release put there, and no lock is left held.
+ * Each stage must agree with its ledger and with the registry:
+ * - each ledger entry starts from the digest the entry before it left, so no tag move went unrecorded;
+ * - promotions follow release start order, so an environment never moved back to an older build;
+ * - the environment tag holds the digest of the last entry, which by the two rules above is the newest release
+ *   promoted there;
+ * - a release's source tag is in a stage exactly when the ledger says the release was promoted there, and no tag
+ *   points at a digest that no release promoted there;
+ * - no lock is left held and no request is left queued.
  * A stage problem counts against the release whose entry or tag it concerns.
  *
  * Through the proxies, every upload the registry committed carried bytes whose sha256 is the digest it was
@@ -114,7 +117,7 @@ function endingOf(outcome: ReleaseOutcome): string {
   return outcome.kind === 'stuck' ? 'stuck' : 'workflow failed';
 }
 
-/** The release's own end against the plan and the ledgers, stage by stage. */
+/** Checks the release's own end against the plan and the ledgers, stage by stage. */
 function checkRelease(release: ReleaseFacts, stages: Map<TargetStage, StageFacts>): string[] {
   const outcome = release.outcome;
   if (outcome.kind === 'stuck') {
@@ -205,7 +208,7 @@ function checkRelease(release: ReleaseFacts, stages: Map<TargetStage, StageFacts
   return problems;
 }
 
-/** The stage where a release ended: rolled back, superseded or otherwise final but not promoted. */
+/** Returns the stage where a release ended: rolled back, superseded or otherwise final but not promoted. */
 function endStage(status: ReleaseStatus): TargetStage | undefined {
   const ended = status.stages.find((stage) => !['promoted', 'skipped', 'pending'].includes(stage.state));
   return ended?.name as TargetStage | undefined;
@@ -263,7 +266,7 @@ function describeEntries(entries: LedgerEntry[]): string {
 
 type Blame = (workflowId: string | undefined, problem: string) => void;
 
-/** The ledger as a chain, in start order, matching the registry, and the lock given back. */
+/** Checks that the ledger is a chain in release start order, that it matches the registry, and that the lock is free. */
 function checkStage(
   facts: StageFacts,
   byDigest: Map<string, ReleaseFacts>,
@@ -336,7 +339,7 @@ function checkSourceTags(sourceTags: Map<string, string>, byTag: Map<string, Rel
   }
 }
 
-/** Uploads and manifest writes seen by the proxies. */
+/** Checks the uploads and manifest writes the proxies recorded. */
 function checkTraffic(input: TruthInput, byDigest: Map<string, ReleaseFacts>, blame: Blame): void {
   const owners = (blob: string) => input.releases.filter((release) => release.blobs.includes(blob));
   for (const commit of input.uploadCommits) {

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashSync } from 'bcryptjs';
@@ -109,17 +109,20 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Loca
   const configPath = join(workDir, 'config.yml');
   writeFileSync(configPath, buildConfig(port, storageDir, options, workDir));
 
-  const child = spawn(binary, ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
-  });
+  // The registry logs every 404 at level error (about 1 KB each). Into a pipe, that stalls the registry
+  // once the pipe is full while this process's event loop is blocked (in spawnSync, say). Writes to a
+  // file do not wait for a reader.
+  const logPath = join(workDir, 'registry.log');
+  const logFd = openSync(logPath, 'a');
+  const child = spawn(binary, ['serve', configPath], { stdio: ['ignore', 'ignore', logFd] });
+  closeSync(logFd);
+  const stderrTail = () => readFileSync(logPath, 'utf8').slice(-4000);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitUntil(`registry on ${url}`, async () => {
       if (child.exitCode !== null) {
-        throw new Error(`registry exited with code ${child.exitCode}: ${stderr}`);
+        throw new Error(`registry exited with code ${child.exitCode}: ${stderrTail()}`);
       }
       const response = await fetch(`${url}/v2/`);
       await response.arrayBuffer();
@@ -127,7 +130,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Loca
     });
   } catch (error) {
     child.kill('SIGKILL');
-    throw new Error(`registry did not start on ${url}: ${(error as Error).message}; stderr: ${stderr}`);
+    throw new Error(`registry did not start on ${url}: ${(error as Error).message}; stderr: ${stderrTail()}`);
   }
 
   return {

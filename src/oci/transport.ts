@@ -1,4 +1,4 @@
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { RegistryAuthenticator, type ScopeRequest } from './auth/authenticator';
 import {
   canonicalRegistry,
@@ -10,6 +10,7 @@ import {
 import { DockerConfigCredentials } from './auth/docker-config';
 import { TokenCache } from './auth/token-cache';
 import type { RegistryError } from './errors';
+import { Agent } from './transport/agent';
 import { describeRequest, redactUrl } from './transport/describe';
 import { registryOrigin, requestUrl } from './transport/endpoint';
 import { connectionError, type FailedRequest, readErrorBody, statusError } from './transport/failure';

@@ -79,38 +79,56 @@ export function isRetryableCopyError(error: unknown, signal: AbortSignal): boole
   return typeof code === 'string' && RETRYABLE_CODES.has(code);
 }
 
+/** How a blob reaches the destination: it is there already, it was mounted, or it has to be uploaded. */
+export type BlobPlan = { outcome: 'skipped' | 'mounted' } | { outcome: 'upload'; session?: string };
+
 /**
- * Copies one blob from `src` to `dst` (repositories). Foreign layers (descriptors with `urls`) stay
- * where their URLs point. On the same registry the blob is mounted, which also covers a blob the
- * destination has. When the registry declines the mount, the blob is uploaded in the session it opened.
- * Across registries a blob the destination has is skipped, others stream from GET to PUT.
+ * Finds out with one request whether a blob has to be uploaded. Foreign layers (descriptors with `urls`) stay
+ * where their URLs point. On the same registry the blob is mounted, which also covers a blob the destination has.
+ * When the registry declines the mount, the plan carries the upload session it opened. Across registries a blob
+ * the destination has is skipped.
  */
-export async function copyBlob(
+export async function planBlob(
   transport: Transport,
   src: Reference,
   dst: Reference,
   blob: Descriptor,
-  options: BlobCopyOptions,
-): Promise<BlobOutcome> {
+  options: Pick<BlobCopyOptions, 'onProgress' | 'signal'>,
+): Promise<BlobPlan> {
   const { signal } = options;
   if (blob.urls !== undefined && blob.urls.length > 0) {
     options.onProgress?.({ kind: 'blob-skipped', digest: blob.digest, size: blob.size });
-    return 'skipped';
+    return { outcome: 'skipped' };
   }
 
-  let session: string | undefined;
   if (src.registry === dst.registry) {
     const mount = await mountBlob(transport, dst, blob.digest, src, signal);
     if (mount.mounted) {
       options.onProgress?.({ kind: 'blob-mounted', digest: blob.digest, size: blob.size });
-      return 'mounted';
+      return { outcome: 'mounted' };
     }
-    session = mount.uploadUrl;
-  } else if (await blobExists(transport, dst, blob.digest, signal)) {
-    options.onProgress?.({ kind: 'blob-skipped', digest: blob.digest, size: blob.size });
-    return 'skipped';
+    return { outcome: 'upload', session: mount.uploadUrl };
   }
+  if (await blobExists(transport, dst, blob.digest, signal)) {
+    options.onProgress?.({ kind: 'blob-skipped', digest: blob.digest, size: blob.size });
+    return { outcome: 'skipped' };
+  }
+  return { outcome: 'upload' };
+}
 
+/**
+ * Streams one blob from `src` to `dst`, in `session` when the registry opened one, and restarts it from a fresh
+ * GET after a failure that a new attempt can fix, up to `options.attempts` attempts in all.
+ */
+export async function uploadBlob(
+  transport: Transport,
+  src: Reference,
+  dst: Reference,
+  blob: Descriptor,
+  session: string | undefined,
+  options: BlobCopyOptions,
+): Promise<void> {
+  const { signal } = options;
   // Digests of wrong content seen so far. Content corrupted in transit differs from attempt to attempt; the same
   // wrong content twice is what the source stores, and no retry fixes that.
   const wrongDigests = new Set<string>();
@@ -118,7 +136,7 @@ export async function copyBlob(
     try {
       await streamBlob(transport, src, dst, blob, session, options);
       options.onProgress?.({ kind: 'blob-verified', digest: blob.digest, size: blob.size });
-      return 'copied';
+      return;
     } catch (error) {
       const mismatch = error instanceof DigestMismatchError ? error : undefined;
       if (mismatch && wrongDigests.has(mismatch.actual)) {

@@ -1,12 +1,16 @@
 import { setMaxListeners } from 'node:events';
+import { cancelUpload } from './blob';
 import { Limiter } from './concurrency';
-import { type BlobOutcome, copyBlob } from './copy-blob';
+import { planBlob, uploadBlob } from './copy-blob';
 import type { Descriptor, Digest } from './digest';
 import { DigestMismatchError } from './errors';
 import { type FetchedManifest, getManifest, manifestExists, parseManifestContent, putManifest } from './manifest';
 import type { ProgressListener } from './progress';
 import type { Reference } from './reference';
 import type { Transport } from './transport';
+
+/** Blob checks (HEAD, or a mount on the same registry) in flight at once, apart from the streams. */
+const BLOB_CHECK_CONCURRENCY = 8;
 
 export interface CopyOptions {
   /** Blobs streamed at once; default 4. */
@@ -38,6 +42,7 @@ class GraphCopy {
   private readonly controller = new AbortController();
   private readonly signal: AbortSignal;
   private readonly blobLimiter: Limiter;
+  private readonly checkLimiter = new Limiter(BLOB_CHECK_CONCURRENCY);
   private readonly manifestLimiter: Limiter;
   private readonly blobs = new Map<Digest, Promise<void>>();
   private readonly manifests = new Map<Digest, Promise<void>>();
@@ -91,7 +96,8 @@ class GraphCopy {
       await Promise.all(content.manifests.map((child) => this.copyChild(child)));
     } else {
       const blobs = content.config === undefined ? [...content.layers] : [content.config, ...content.layers];
-      // Largest first: the limiter starts blobs in call order, and a long blob started last would run alone at the end.
+      // Largest first: checks start in call order and the streams in about that order, and a long blob started
+      // last would run alone at the end.
       blobs.sort((a, b) => b.size - a.size);
       await Promise.all(blobs.map((blob) => this.copyBlobOnce(blob)));
     }
@@ -128,24 +134,42 @@ class GraphCopy {
   private copyBlobOnce(blob: Descriptor): Promise<void> {
     let pending = this.blobs.get(blob.digest);
     if (pending === undefined) {
-      pending = this.track(this.blobLimiter.run(() => this.copyOneBlob(blob)));
+      pending = this.track(this.copyOneBlob(blob));
       this.blobs.set(blob.digest, pending);
     }
     return pending;
   }
 
+  /**
+   * Checks (or mounts) a blob, then streams it if needed. A check is one small request, so checks run apart from
+   * the streams and no stream slot waits for one.
+   */
   private async copyOneBlob(blob: Descriptor): Promise<void> {
-    this.signal.throwIfAborted();
-    const outcome: BlobOutcome = await copyBlob(this.transport, this.src, this.dst, blob, {
+    const options = {
       uploadMethod: this.options.uploadMethod ?? 'put',
       attempts: this.options.blobAttempts ?? 3,
       onProgress: this.options.onProgress,
       signal: this.signal,
+    };
+    const plan = await this.checkLimiter.run(() => {
+      this.signal.throwIfAborted();
+      return planBlob(this.transport, this.src, this.dst, blob, options);
     });
-    this.result.blobs[outcome] += 1;
-    if (outcome === 'copied') {
-      this.result.bytesUploaded += blob.size;
+    if (plan.outcome !== 'upload') {
+      this.result.blobs[plan.outcome] += 1;
+      return;
     }
+
+    await this.blobLimiter.run(async () => {
+      if (this.signal.aborted && plan.session !== undefined) {
+        // The session a declined mount opened would otherwise stay open until the registry expires it.
+        await cancelUpload(this.transport, this.dst, plan.session);
+      }
+      this.signal.throwIfAborted();
+      return uploadBlob(this.transport, this.src, this.dst, blob, plan.session, options);
+    });
+    this.result.blobs.copied += 1;
+    this.result.bytesUploaded += blob.size;
   }
 }
 

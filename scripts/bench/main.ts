@@ -4,6 +4,10 @@
  * dev server it starts on 127.0.0.1. Prints a table of medians and the goals, and writes `bench/results.json`.
  *
  *   npm run bench -- [--runs 5] [--cases cross-5x40,same-5x40,...] [--output bench/results.json]
+ *                    [--temporal-defaults]
+ *
+ * The release cases run on a dev server started with FAST_TASK_DISPATCH; --temporal-defaults leaves the dev
+ * server's task dispatch rate as it ships.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,6 +23,7 @@ import { ReleaseEnvironment, runFourStageRelease, runHundredReleases } from './r
 import { goalLines, resultTable } from './report';
 import { ResultSet } from './results';
 import { type LocalRegistry, startRegistry } from '../lib/registry';
+import { FAST_TASK_DISPATCH } from '../lib/temporal-server';
 import { requireTool } from '../lib/tools';
 
 const ALL_CASES = [
@@ -39,6 +44,7 @@ function parseOptions() {
       runs: { type: 'string', default: String(MIN_RUNS) },
       cases: { type: 'string', default: ALL_CASES.join(',') },
       output: { type: 'string', default: join(__dirname, '..', '..', 'bench', 'results.json') },
+      'temporal-defaults': { type: 'boolean', default: false },
     },
   });
   const runs = Number(values.runs);
@@ -50,7 +56,7 @@ function parseOptions() {
   if (unknown.length > 0) {
     throw new Error(`unknown case ${unknown.join(', ')}; expected a comma-separated list of ${ALL_CASES.join(', ')}`);
   }
-  return { runs, cases, output: resolve(values.output) };
+  return { runs, cases, output: resolve(values.output), temporalDefaults: values['temporal-defaults'] };
 }
 
 /** Prints what the figures depend on: processor, load, versions and how memory is measured. */
@@ -71,7 +77,7 @@ function formatLoad(): string {
 }
 
 async function main(): Promise<void> {
-  const { runs, cases, output } = parseOptions();
+  const { runs, cases, output, temporalDefaults } = parseOptions();
   if (!existsSync(PROMOTE_CLI)) {
     throw new Error(`${PROMOTE_CLI} is missing; run 'npm run build' first, or use 'npm run bench', which builds`);
   }
@@ -100,7 +106,9 @@ async function main(): Promise<void> {
     }
 
     if (cases.includes('release-4') || cases.includes('releases-100')) {
-      const environment = await ReleaseEnvironment.start();
+      const environment = await ReleaseEnvironment.start(temporalDefaults);
+      const dispatch = temporalDefaults ? 'as it ships' : JSON.stringify(FAST_TASK_DISPATCH);
+      console.log(`Temporal dev server ${environment.server.address}, task dispatch: ${dispatch}`);
       started.unshift(environment);
       if (cases.includes('release-4')) {
         await runFourStageRelease(environment, a, images, runs, results);

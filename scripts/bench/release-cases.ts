@@ -14,7 +14,7 @@ import { createWorker } from '../../src/temporal/worker';
 import type { ReleaseStatus } from '../../workflows/messages';
 import { waitUntil } from '../lib/ports';
 import type { LocalRegistry } from '../lib/registry';
-import { type LocalTemporalServer, startTemporalServer } from '../lib/temporal-server';
+import { FAST_TASK_DISPATCH, type LocalTemporalServer, startTemporalServer } from '../lib/temporal-server';
 
 const TASK_QUEUE = 'bench';
 const APPROVER = 'bench-approver';
@@ -32,9 +32,10 @@ export class ReleaseEnvironment {
     readonly registry: RegistryClient,
   ) {}
 
-  static async start(): Promise<ReleaseEnvironment> {
+  /** Starts the environment; `serverDefaults` keeps the dev server's task dispatch rate as it ships. */
+  static async start(serverDefaults: boolean): Promise<ReleaseEnvironment> {
     Runtime.install({ logger: new DefaultLogger('WARN') });
-    const server = await startTemporalServer();
+    const server = await startTemporalServer({ dynamicConfig: serverDefaults ? {} : FAST_TASK_DISPATCH });
     const connection = await Connection.connect({ address: server.address });
     const nativeConnection = await NativeConnection.connect({ address: server.address });
     const client = new Client({ connection, namespace: 'default' });

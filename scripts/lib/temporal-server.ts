@@ -14,7 +14,17 @@ export interface TemporalServerOptions {
   port?: number;
   /** Port of the web UI; headless when absent. */
   uiPort?: number;
+  /** Dynamic configuration values (`--dynamic-config-value KEY=JSON`), such as FAST_TASK_DISPATCH. */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
+
+/**
+ * Lets the dev server hand out workflow and activity tasks as soon as they are created. The dev server has one
+ * history shard, whose task queue reader loads new tasks at most 20 times a second by default (Temporal server
+ * 1.29, `history.transferProcessorMaxPollRPS`), so each step of a workflow waits up to 50 ms for its task: a
+ * four-stage release of about 40 tasks took 2.2 s instead of 0.45 s (scripts/bench, 2 cores).
+ */
+export const FAST_TASK_DISPATCH: Record<string, number> = { 'history.transferProcessorMaxPollRPS': 1000 };
 
 /** A `temporal server start-dev` process. */
 export interface LocalTemporalServer {
@@ -47,6 +57,9 @@ export async function startTemporalServer(options: TemporalServerOptions = {}): 
   const port = options.port ?? (await freePort());
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error'];
   args.push(...devServerSearchAttributeFlags());
+  for (const [key, value] of Object.entries(options.dynamicConfig ?? {})) {
+    args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+  }
   if (options.dbFile) {
     mkdirSync(dirname(options.dbFile), { recursive: true });
     args.push('--db-filename', options.dbFile);

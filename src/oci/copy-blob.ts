@@ -1,4 +1,4 @@
-import { pipeline } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   blobExists,
@@ -173,7 +173,7 @@ async function streamBlob(
   ]);
   if (opened.status === 'rejected' || started.status === 'rejected') {
     if (opened.status === 'fulfilled') {
-      opened.value.body.destroy();
+      discardBody(opened.value.body);
     }
     if (started.status === 'fulfilled') {
       await cancelUpload(transport, dst, started.value);
@@ -184,7 +184,7 @@ async function streamBlob(
   const session = started.value;
   const subject = `blob ${src.name}@${blob.digest}`;
   if (contentLength !== undefined && contentLength !== blob.size) {
-    body.destroy();
+    discardBody(body);
     await cancelUpload(transport, dst, session);
     throw new BlobSizeMismatchError(subject, blob.digest, blob.size, contentLength, true);
   }
@@ -225,4 +225,14 @@ async function streamBlob(
     }
     throw sourceError ?? error;
   }
+}
+
+/**
+ * Drops a response body that nothing will read. undici emits 'error' (RequestAbortedError) on a body destroyed
+ * before its end, at least when the whole body had arrived, and an 'error' event without a listener ends the
+ * process, so the listener comes first.
+ */
+function discardBody(body: Readable): void {
+  body.on('error', () => undefined);
+  body.destroy();
 }

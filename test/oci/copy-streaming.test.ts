@@ -1,6 +1,7 @@
 import { allBlobs, pushImage, pushMultiPlatformImage } from '../../scripts/lib/images';
 import { type LocalRegistry, startRegistry } from '../../scripts/lib/registry';
 import { BlobTransferError, DigestMismatchError, type ProgressEvent, Reference, RegistryClient } from '../../src/oci';
+import { replyError, startScriptedServer } from '../fakes/scripted-server';
 import { type RegistryProxy, startRegistryProxy } from '../helpers/registry-proxy';
 
 const MiB = 1024 * 1024;
@@ -116,6 +117,34 @@ test('blob corrupted anew each attempt is a transfer error', async () => {
   await expect(copying).rejects.toThrow(layer.digest);
   expect(flipping.requests.filter((request) => request.path.endsWith(`/blobs/${layer.digest}`))).toHaveLength(3);
   expect(await status(`${destination.url}/v2/prod/flip-each/blobs/${layer.digest}`)).toBe(404);
+});
+
+test('failed upload start drops the GET quietly', async () => {
+  // Small blobs and a refusal that comes only after retries: undici has received the whole body by then, which is
+  // the case in which dropping an unread body emits 'error'.
+  await pushImage(source, 'team/no-upload', { layers: [{ files: [{ path: 'a', content: 'a' }] }] }, 'v1');
+  const refusing = await startScriptedServer((request, response) => {
+    if (request.method === 'POST') {
+      replyError(response, 503, 'UNAVAILABLE', 'uploads are paused');
+    }
+  });
+  const oneAtATime = new RegistryClient({ concurrency: 1, retry: { attempts: 2, minDelayMs: 100 } });
+
+  try {
+    const copying = oneAtATime.copy(
+      Reference.parse(`${source.host}/team/no-upload:v1`),
+      Reference.parse(`${refusing.host}/prod/no-upload:v1`),
+    );
+
+    await expect(copying).rejects.toThrow('503 UNAVAILABLE');
+    // An 'error' event without a listener would surface here, failing the test as it ends a worker process.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Two requests per attempt, three attempts of the first blob before the copy gives up.
+    expect(refusing.requests.filter((request) => request.method === 'POST')).toHaveLength(6);
+  } finally {
+    await oneAtATime.close();
+    await refusing.close();
+  }
 });
 
 test('blob cut off mid-stream is copied again from a fresh GET', async () => {

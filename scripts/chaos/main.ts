@@ -111,7 +111,7 @@ async function main(): Promise<number> {
   };
   const result = await runChaos(options, log);
   process.stdout.write(result.lines.join('\n') + '\n');
-  if (!result.ok) {
+  if (result.kept) {
     log(`logs, Temporal database and report.json are kept in ${result.runDir}`);
   }
   return result.ok ? 0 : 1;

@@ -11,7 +11,8 @@ export interface RunFigures {
   killsPlanned: number;
   restarts: number;
   restartsPlanned: number;
-  unplannedWorkerExits: number;
+  /** Worker exits the run did not cause: a crash is a defect even when every release ends right. */
+  unplannedWorkerExits: string[];
   requests: number;
   faults: Record<FaultKind, number>;
   approvals: number;
@@ -34,6 +35,10 @@ export function formatReport(figures: RunFigures, truth: TruthResult): string[] 
   if (truth.unattributed.length > 0) {
     lines.push('Problems that concern no single release:');
     lines.push(...truth.unattributed.map((problem) => `  - ${problem}`));
+  }
+  if (figures.unplannedWorkerExits.length > 0) {
+    lines.push('Workers that exited without being killed (see workers.log in the run folder):');
+    lines.push(...figures.unplannedWorkerExits.map((exit) => `  - ${exit}`));
   }
   if (lines.length > 0) {
     lines.push('');
@@ -61,7 +66,7 @@ export function formatReport(figures: RunFigures, truth: TruthResult): string[] 
     ['workers', String(figures.workers)],
     ['worker kills (SIGKILL)', countOf(figures.kills, figures.killsPlanned)],
     ['Temporal server restarts', countOf(figures.restarts, figures.restartsPlanned)],
-    ['unplanned worker exits', String(figures.unplannedWorkerExits)],
+    ['unplanned worker exits', String(figures.unplannedWorkerExits.length)],
     ['registry requests', String(figures.requests)],
     ['faults injected', `${totalFaults} (fault rate ${figures.faultRate})`],
     ...FAULT_KINDS.map((kind): [string, string] => [`  ${faultLabel(kind)}`, String(figures.faults[kind])]),

@@ -49,6 +49,8 @@ export interface ChaosResult {
   lines: string[];
   ok: boolean;
   runDir: string;
+  /** Whether the run folder is kept: on request, when a release is wrong, or when a worker crashed. */
+  kept: boolean;
 }
 
 /** An image the run pushed to the source repository. */
@@ -72,6 +74,7 @@ export async function runChaos(options: ChaosOptions, log: (message: string) => 
   const registry = new RegistryClient();
   const state = { allClosed: false };
   let ok = false;
+  let kept = true;
   try {
     registries.push(await startRegistry(), await startRegistry());
     for (const [index, upstream] of registries.entries()) {
@@ -172,7 +175,7 @@ export async function runChaos(options: ChaosOptions, log: (message: string) => 
       killsPlanned: options.kills,
       restarts: chaosDone.restarts,
       restartsPlanned: options.restarts,
-      unplannedWorkerExits: workers.unplannedExits.length,
+      unplannedWorkerExits: [...workers.unplannedExits],
       requests: proxies.reduce((sum, proxy) => sum + proxy.requests, 0),
       faults: sumFaults(proxies),
       approvals: approver.approvals,
@@ -192,7 +195,8 @@ export async function runChaos(options: ChaosOptions, log: (message: string) => 
         2,
       ),
     );
-    return { lines, ok, runDir };
+    kept = options.keep || !ok || workers.unplannedExits.length > 0;
+    return { lines, ok, runDir, kept };
   } finally {
     state.allClosed = true;
     await connection?.close().catch(() => undefined);
@@ -205,7 +209,7 @@ export async function runChaos(options: ChaosOptions, log: (message: string) => 
     for (const started of registries) {
       await started.stop();
     }
-    if (ok && !options.keep) {
+    if (!kept) {
       rmSync(runDir, { recursive: true, force: true });
     }
   }

@@ -68,6 +68,9 @@ function describeMachine(): void {
   console.log(`node ${process.version}; registry: ${registryVersion}`);
   console.log(`load average at start: ${formatLoad()}`);
   console.log(`peak RSS: ${rssMethod()}`);
+  if (process.env.NODE_EXTRA_CA_CERTS) {
+    console.log('NODE_EXTRA_CA_CERTS is set here; the tools run without it (see toolEnvironment)');
+  }
 }
 
 function formatLoad(): string {

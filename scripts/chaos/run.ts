@@ -6,20 +6,18 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { RegistryClient } from '../../src/oci/client';
-import { pushImage } from '../lib/images';
-import { type LocalRegistry, startRegistry } from '../lib/registry';
-import { FaultProxy } from './fault-proxy';
+import type { Client } from '@temporalio/client';
+import type { Pipeline } from '../../src/config/schema';
+import type { LedgerEntry } from '../../workflows/messages';
+import type { FaultProxy } from './fault-proxy';
 import {
   buildPipeline,
   type ChaosEvent,
+  type ChaosPlan,
   type ChaosSettings,
   drawPlan,
   failingStage,
-  imageLayers,
   TARGET_STAGES,
-  type TargetStage,
   writeHook,
 } from './plan';
 import { allCorrect, formatReport, type RunFigures } from './report';
@@ -33,8 +31,9 @@ import {
   type StartedRelease,
   waitForReleases,
 } from './releases';
-import { TemporalSupervisor, WorkerSupervisor } from './supervisor';
-import { checkTruth, type ReleaseFacts, type StageFacts } from './truth';
+import { ChaosStack, type SourceImage } from './stack';
+import type { TemporalSupervisor, WorkerSupervisor } from './supervisor';
+import { checkTruth, type StageFacts, type TruthResult } from './truth';
 
 export interface ChaosOptions extends ChaosSettings {
   /** Worker processes on the task queue. */
@@ -53,119 +52,42 @@ export interface ChaosResult {
   kept: boolean;
 }
 
-/** An image the run pushed to the source repository. */
-interface SourceImage {
-  tag: string;
-  digest: string;
-  blobs: string[];
-}
-
 export async function runChaos(options: ChaosOptions, log: (message: string) => void): Promise<ChaosResult> {
   const began = Date.now();
   const runDir = mkdtempSync(join(tmpdir(), 'promote-chaos-'));
   const plan = drawPlan(options, options.workers);
   log(`run folder ${runDir}; seed ${options.seed}`);
-
-  const registries: LocalRegistry[] = [];
-  const proxies: FaultProxy[] = [];
-  const temporal = new TemporalSupervisor(join(runDir, 'temporal.db'));
-  let workers: WorkerSupervisor | undefined;
-  let connection: Connection | undefined;
-  const registry = new RegistryClient();
+  const stack = new ChaosStack(runDir);
   const state = { allClosed: false };
-  let ok = false;
   let kept = true;
   try {
-    registries.push(await startRegistry(), await startRegistry());
-    for (const [index, upstream] of registries.entries()) {
-      const proxy = new FaultProxy({
-        name: `registry-${'ab'[index]}`,
-        upstream: upstream.url,
-        seed: options.seed,
-        faultRate: options.faultRate,
-      });
-      await proxy.start();
-      proxies.push(proxy);
-    }
-    const [registryA, registryB] = registries;
-    const [proxyA, proxyB] = proxies;
-
-    const images = await pushImages(registryA, plan.releases, options.seed);
+    await stack.startRegistries(options.seed, options.faultRate);
+    const images = await stack.pushImages(plan.releases, options.seed);
     const failures = images.flatMap((image) => {
       const stage = failingStage(options.seed, image.digest);
       return stage ? [{ stage, digest: image.digest }] : [];
     });
-    const pipeline = buildPipeline(
-      {
-        dev: { host: proxyA.host, repository: 'chaos/dev' },
-        test: { host: proxyA.host, repository: 'chaos/test' },
-        staging: { host: proxyB.host, repository: 'chaos/staging' },
-        prod: { host: proxyB.host, repository: 'chaos/prod' },
-      },
-      writeHook(runDir, failures),
-    );
+    const pipeline = buildPipeline(stack.stageLocations(), writeHook(runDir, failures));
     log(`pushed ${images.length} images; ${failures.length} will fail a hook`);
 
-    await temporal.start();
-    workers = new WorkerSupervisor({ count: options.workers, temporalAddress: temporal.address, runDir, log });
-    await workers.startAll();
-    connection = await Connection.connect({ address: temporal.address });
-    const client = new Client({ connection });
+    const client = await stack.startTemporal(options.workers, log);
     const approver = new AutoApprover(client, log);
     approver.start();
-    for (const proxy of proxies) {
-      proxy.enableFaults();
-    }
-
+    stack.setFaults(true);
     const t0 = Date.now();
-    const chaos = runEvents(plan.events, t0, state, temporal, workers, log);
-    const started: StartedRelease[] = [];
-    for (const [index, planned] of plan.releases.entries()) {
-      await sleep(Math.max(0, t0 + planned.startAtMs - Date.now()));
-      const image = images[index];
-      const release = await startOne(client, registry, pipeline, `${proxyA.host}/chaos/dev:${image.tag}`);
-      if (release.digest !== image.digest) {
-        throw new Error(`${image.tag} resolved to ${release.digest}, but the run pushed ${image.digest}`);
-      }
-      started.push({ index, tag: image.tag, digest: image.digest, workflowId: release.workflowId });
-    }
+    const chaos = runEvents(plan.events, t0, state, stack.temporal, stack.workers!, log);
+    const started = await startReleases(client, stack, pipeline, plan, images, t0);
     log(`started ${started.length} releases`);
 
     const stuck = await waitForReleases(client, started, Date.now() + options.deadlineMs, log);
     state.allClosed = true;
     const chaosDone = await chaos;
     await approver.stop();
-    for (const proxy of proxies) {
-      proxy.disableFaults();
-    }
+    stack.setFaults(false);
     log(stuck.length === 0 ? 'every release has closed' : `${stuck.length} releases still run at the deadline`);
 
-    const outcomes = await collectOutcomes(client, started, new Set(stuck));
-    const { ledgers, locks } = await readStages(client);
-    const stageRegistry: Record<TargetStage, LocalRegistry> = { test: registryA, staging: registryB, prod: registryB };
-    const stages: StageFacts[] = [];
-    for (const stage of TARGET_STAGES) {
-      stages.push({
-        stage,
-        ledger: ledgers.get(stage) ?? [],
-        lock: locks.get(stage),
-        tags: await readTags(stageRegistry[stage].url, `chaos/${stage}`),
-      });
-    }
-    const releases: ReleaseFacts[] = started.map((release) => ({
-      ...release,
-      expectedFailure: failingStage(options.seed, release.digest),
-      blobs: images[release.index].blobs,
-      outcome: outcomes.get(release.workflowId)!,
-    }));
-    const truth = checkTruth({
-      releases,
-      stages,
-      sourceTags: await readTags(registryA.url, 'chaos/dev'),
-      manifestPuts: proxies.flatMap((proxy) => proxy.traffic.manifestPuts),
-      uploadCommits: proxies.flatMap((proxy) => proxy.traffic.uploadCommits),
-    });
-
+    const { truth, ledgers } = await checkRun(client, stack, started, images, new Set(stuck), options.seed);
+    const workers = stack.workers!;
     const figures: RunFigures = {
       seed: options.seed,
       releases: started.length,
@@ -176,56 +98,83 @@ export async function runChaos(options: ChaosOptions, log: (message: string) => 
       restarts: chaosDone.restarts,
       restartsPlanned: options.restarts,
       unplannedWorkerExits: [...workers.unplannedExits],
-      requests: proxies.reduce((sum, proxy) => sum + proxy.requests, 0),
-      faults: sumFaults(proxies),
       approvals: approver.approvals,
-      uploadsCommitted: proxies
-        .flatMap((proxy) => proxy.traffic.uploadCommits)
-        .filter((commit) => commit.status === 201).length,
-      manifestPuts: proxies.flatMap((proxy) => proxy.traffic.manifestPuts).filter((put) => put.status === 201).length,
       runTimeMs: Date.now() - began,
+      ...trafficFigures(stack.proxies),
     };
-    const lines = formatReport(figures, truth);
-    ok = allCorrect(truth);
-    writeFileSync(
-      join(runDir, 'report.json'),
-      JSON.stringify(
-        { options, figures, truth, ledgers: Object.fromEntries(ledgers), unplannedExits: workers.unplannedExits },
-        null,
-        2,
-      ),
-    );
+    const ok = allCorrect(truth);
+    const report = { options, figures, truth, ledgers: Object.fromEntries(ledgers) };
+    writeFileSync(join(runDir, 'report.json'), JSON.stringify(report, null, 2));
     kept = options.keep || !ok || workers.unplannedExits.length > 0;
-    return { lines, ok, runDir, kept };
+    return { lines: formatReport(figures, truth), ok, runDir, kept };
   } finally {
     state.allClosed = true;
-    await connection?.close().catch(() => undefined);
-    await workers?.stopAll();
-    await temporal.stop();
-    await registry.close();
-    for (const proxy of proxies) {
-      await proxy.close();
-    }
-    for (const started of registries) {
-      await started.stop();
-    }
+    await stack.stop();
     if (!kept) {
       rmSync(runDir, { recursive: true, force: true });
     }
   }
 }
 
-async function pushImages(
-  registry: LocalRegistry,
-  releases: { index: number; tag: string }[],
-  seed: number,
-): Promise<SourceImage[]> {
-  const images: SourceImage[] = [];
-  for (const release of releases) {
-    const pushed = await pushImage(registry, 'chaos/dev', { layers: imageLayers(seed, release.index) }, release.tag);
-    images.push({ tag: release.tag, digest: pushed.digest, blobs: pushed.blobs.map((blob) => blob.digest) });
+/** Starts the releases at their planned times, each from its source tag through the proxy. */
+async function startReleases(
+  client: Client,
+  stack: ChaosStack,
+  pipeline: Pipeline,
+  plan: ChaosPlan,
+  images: SourceImage[],
+  t0: number,
+): Promise<StartedRelease[]> {
+  const source = stack.stageLocations().dev;
+  const started: StartedRelease[] = [];
+  for (const [index, planned] of plan.releases.entries()) {
+    await sleep(Math.max(0, t0 + planned.startAtMs - Date.now()));
+    const image = images[index];
+    const reference = `${source.host}/${source.repository}:${image.tag}`;
+    const release = await startOne(client, stack.registryClient, pipeline, reference);
+    if (release.digest !== image.digest) {
+      throw new Error(`${image.tag} resolved to ${release.digest}, but the run pushed ${image.digest}`);
+    }
+    started.push({ index, tag: image.tag, digest: image.digest, workflowId: release.workflowId });
   }
-  return images;
+  return started;
+}
+
+/** Gathers the releases' results, the ledgers and the registries' tags, and checks them (truth.ts). */
+async function checkRun(
+  client: Client,
+  stack: ChaosStack,
+  started: StartedRelease[],
+  images: SourceImage[],
+  stuck: Set<string>,
+  seed: number,
+): Promise<{ truth: TruthResult; ledgers: Map<string, LedgerEntry[]> }> {
+  const outcomes = await collectOutcomes(client, started, stuck);
+  const { ledgers, locks } = await readStages(client);
+  const stages: StageFacts[] = [];
+  for (const stage of TARGET_STAGES) {
+    const { url, repository } = stack.direct(stage);
+    stages.push({
+      stage,
+      ledger: ledgers.get(stage) ?? [],
+      lock: locks.get(stage),
+      tags: await readTags(url, repository),
+    });
+  }
+  const source = stack.direct('dev');
+  const truth = checkTruth({
+    releases: started.map((release) => ({
+      ...release,
+      expectedFailure: failingStage(seed, release.digest),
+      blobs: images[release.index].blobs,
+      outcome: outcomes.get(release.workflowId)!,
+    })),
+    stages,
+    sourceTags: await readTags(source.url, source.repository),
+    manifestPuts: stack.proxies.flatMap((proxy) => proxy.traffic.manifestPuts),
+    uploadCommits: stack.proxies.flatMap((proxy) => proxy.traffic.uploadCommits),
+  });
+  return { truth, ledgers };
 }
 
 /**
@@ -262,12 +211,22 @@ async function runEvents(
   return done;
 }
 
-function sumFaults(proxies: FaultProxy[]): RunFigures['faults'] {
-  const total = { ...proxies[0].faults };
+/** Requests, faults and registry writes the proxies counted. */
+function trafficFigures(
+  proxies: FaultProxy[],
+): Pick<RunFigures, 'requests' | 'faults' | 'uploadsCommitted' | 'manifestPuts'> {
+  const faults = { ...proxies[0].faults };
   for (const proxy of proxies.slice(1)) {
     for (const [kind, count] of Object.entries(proxy.faults)) {
-      total[kind as keyof typeof total] += count;
+      faults[kind as keyof typeof faults] += count;
     }
   }
-  return total;
+  const commits = proxies.flatMap((proxy) => proxy.traffic.uploadCommits);
+  const puts = proxies.flatMap((proxy) => proxy.traffic.manifestPuts);
+  return {
+    requests: proxies.reduce((sum, proxy) => sum + proxy.requests, 0),
+    faults,
+    uploadsCommitted: commits.filter((commit) => commit.status === 201).length,
+    manifestPuts: puts.filter((put) => put.status === 201).length,
+  };
 }

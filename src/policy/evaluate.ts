@@ -55,13 +55,23 @@ function formatBytes(bytes: number): string {
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]} (${bytes} bytes)`;
 }
 
+/** Longest part of a label or annotation value quoted in a reason; reasons are kept in workflow history. */
+const MAX_QUOTED_VALUE = 80;
+
+function quoteValue(value: string | undefined): string {
+  const text = JSON.stringify(value);
+  return value !== undefined && value.length > MAX_QUOTED_VALUE
+    ? `${JSON.stringify(value.slice(0, MAX_QUOTED_VALUE))}…`
+    : text;
+}
+
 function checkKeyValues(
   kind: 'label' | 'annotation',
   conditions: Record<string, import('./text-condition').TextCondition>,
   values: Record<string, string>,
 ): ConditionOutcome[] {
   return Object.entries(conditions).map(([key, condition]) =>
-    matchText(condition, values[key], `${kind} ${key}=${JSON.stringify(values[key])}`, `${kind} ${key} is not set`),
+    matchText(condition, values[key], `${kind} ${key}=${quoteValue(values[key])}`, `${kind} ${key} is not set`),
   );
 }
 

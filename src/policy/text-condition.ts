@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { backtrackingProblem } from './backtracking';
 
 /**
  * A condition on a text value (a tag, a label or an annotation value), after loading. In the file a
@@ -41,14 +42,17 @@ function describeValue(value: unknown): string {
   return typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value)}`;
 }
 
-/** Returns the problem with a regular expression's source, or undefined when it compiles. */
+/**
+ * Returns the problem with a regular expression's source: it does not compile, or it can backtrack
+ * catastrophically. Undefined when it is fine.
+ */
 export function regularExpressionProblem(source: string): string | undefined {
   try {
     new RegExp(source);
-    return undefined;
   } catch (error) {
     return `invalid regular expression ${JSON.stringify(source)}: ${(error as Error).message.replace(/^Invalid regular expression: /, '')}`;
   }
+  return backtrackingProblem(source);
 }
 
 function checkList(value: unknown, operator: 'all' | 'any' | 'not', path: Path, depth: number, report: Report): void {

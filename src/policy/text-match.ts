@@ -6,6 +6,13 @@ export interface ConditionOutcome {
   reason: string;
 }
 
+/**
+ * Longest text a regular expression is tested against. Tags have at most 128 characters; labels and
+ * annotations can be longer, and even an expression that passed the load-time check can take polynomial
+ * time (`.*.*.*x`), so longer values fail the condition instead of stalling a worker.
+ */
+export const MAX_MATCHED_TEXT_LENGTH = 1024;
+
 // Compiled expressions, by source. The pipeline carries sources, not RegExp objects, so that it stays plain JSON.
 const compiled = new Map<string, RegExp>();
 
@@ -118,6 +125,14 @@ export function matchText(
 
   if (value === undefined) {
     return { passed: false, reason: missing };
+  }
+  if ('matches' in condition && value.length > MAX_MATCHED_TEXT_LENGTH) {
+    return {
+      passed: false,
+      reason:
+        `${subject} is ${value.length} characters long, so it is not tested against /${condition.matches}/, ` +
+        `which reads at most ${MAX_MATCHED_TEXT_LENGTH} characters`,
+    };
   }
   const passed = testLeaf(condition, value);
   return { passed, reason: `${subject} ${passed ? describeTextCondition(condition) : negated(condition)}` };

@@ -12,13 +12,27 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(Number(match[1]) * UNIT_MS[match[2]]);
 }
 
+const DURATION_FORM = 'expected a number and a unit (ms, s, m, h, d), e.g. 30s, 10m, 72h';
+
+/** Names the duration form when the value is not a string at all, such as a bare number of seconds. */
+function notAString(issue: { input?: unknown }): string | undefined {
+  if (issue.input === undefined) {
+    // Missing: the loader's own message says so.
+    return undefined;
+  }
+  if (typeof issue.input === 'number') {
+    return `invalid duration ${issue.input}: a number needs a unit; ${DURATION_FORM}, or "${issue.input}s" for seconds`;
+  }
+  return `invalid duration: got ${Array.isArray(issue.input) ? 'a list' : typeof issue.input}; ${DURATION_FORM}`;
+}
+
 /** A duration written as a number and a unit (ms, s, m, h, d), read as milliseconds. */
-export const durationSchema = z.string().transform((text, context) => {
+export const durationSchema = z.string({ error: notAString }).transform((text, context) => {
   const ms = parseDuration(text);
   if (ms === undefined) {
     context.addIssue({
       code: 'custom',
-      message: `invalid duration "${text}"; expected a number and a unit (ms, s, m, h, d), e.g. 30s, 10m, 72h`,
+      message: `invalid duration "${text}"; ${DURATION_FORM}`,
     });
     return z.NEVER;
   }

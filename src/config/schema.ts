@@ -2,11 +2,11 @@ import { z } from 'zod';
 import { eventsWebhookSchema } from '../events/webhook';
 import { checkWhenPlacement, policyRuleSchema, triggersSchema } from '../policy/schema';
 import { durationSchema } from './duration';
+import { repositoryProblem } from './repository';
 import { checkTagTemplate } from './tag-template';
 
 const NAME_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
 const TAG_PATTERN = /^[\w][\w.-]{0,127}$/;
-const REPOSITORY_PATTERN = /^[^\s@]+$/;
 
 /** `user:password@` before the registry host. */
 const USERINFO_PATTERN = /^[^/@]*@/;
@@ -22,6 +22,22 @@ const CREDENTIALS_ELSEWHERE =
   'every release stores the pipeline in its workflow history, so keep secrets with the worker: registry ' +
   "credentials in its docker config, others in its environment, passed to command hooks by 'promote worker --hook-env NAME'";
 
+/** Placeholders a hook URL may contain; the worker replaces each with the URL-encoded value of the release. */
+export const HOOK_URL_PLACEHOLDERS = [
+  'PROMOTE_IMAGE',
+  'PROMOTE_DIGEST',
+  'PROMOTE_REPOSITORY',
+  'PROMOTE_STAGE',
+  'PROMOTE_PIPELINE',
+  'PROMOTE_RELEASE',
+] as const;
+
+/** Returns the `${…}` placeholders in a hook URL that the worker would not replace, so they would be sent as written. */
+function unknownPlaceholders(url: string): string[] {
+  const known: readonly string[] = HOOK_URL_PLACEHOLDERS;
+  return [...url.matchAll(/\$\{([^}]*)\}/g)].map((match) => match[1]).filter((name) => !known.includes(name));
+}
+
 const nameSchema = z
   .string()
   .regex(NAME_PATTERN, 'expected a lowercase name of letters, digits and "-", starting with a letter, e.g. staging');
@@ -30,20 +46,18 @@ const tagSchema = z
   .string()
   .regex(TAG_PATTERN, 'expected a tag of up to 128 letters, digits, "_", "." or "-", e.g. prod');
 
-/**
- * A stage's repository, written as a reference without tag or digest (`registry.example.com/team/app`).
- * The full parse happens where the pipeline is used, through `Reference.parse`.
- */
+/** A stage's repository, written as `registry[:port]/path` without tag or digest (`registry.example.com/team/app`). */
 const repositorySchema = z
   .string()
   .refine((text) => !USERINFO_PATTERN.test(text), {
     message: `credentials do not belong in a repository, because ${CREDENTIALS_ELSEWHERE}`,
     abort: true,
   })
-  .regex(REPOSITORY_PATTERN, 'expected a repository without tag or digest, e.g. registry.example.com:5000/team/app')
-  .refine((text) => !text.slice(text.lastIndexOf('/') + 1).includes(':'), {
-    message:
-      'expected a repository without tag, e.g. registry.example.com:5000/team/app; stage tags come from environmentTag and tags',
+  .superRefine((text, context) => {
+    const problem = repositoryProblem(text);
+    if (problem) {
+      context.addIssue({ code: 'custom', message: problem });
+    }
   });
 
 /** A test hook: a command or an HTTP request, run after a stage's tags are moved. */
@@ -59,9 +73,22 @@ export const hookSchema = z
     /** HTTP request; `${PROMOTE_IMAGE}`-style placeholders in url are replaced by the same values. */
     http: z
       .object({
-        url: z.url().refine((url) => !/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(url), {
-          message: `credentials do not belong in a hook URL, because ${CREDENTIALS_ELSEWHERE}`,
-        }),
+        url: z
+          .url()
+          .refine((url) => !/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(url), {
+            message: `credentials do not belong in a hook URL, because ${CREDENTIALS_ELSEWHERE}`,
+          })
+          .superRefine((url, context) => {
+            const unknown = unknownPlaceholders(url);
+            if (unknown.length > 0) {
+              context.addIssue({
+                code: 'custom',
+                message:
+                  `unknown placeholder ${unknown.map((name) => `\${${name}}`).join(', ')}; ` +
+                  `expected one of ${HOOK_URL_PLACEHOLDERS.map((name) => `\${${name}}`).join(', ')}`,
+              });
+            }
+          }),
         method: z.enum(['GET', 'POST', 'PUT', 'HEAD']).default('GET'),
         headers: z
           .record(z.string(), z.string())

@@ -1,9 +1,9 @@
 /**
  * One promotion: a release's digest into one stage, under the stage's lock. Written as a saga: every step that
- * changes the registry first pushes the step that undoes it. On failure or cancellation the undo steps run in
- * reverse order inside a non-cancellable scope, so a cancelled release still puts the stage back.
+ * changes the registry first pushes the step that undoes it. On failure or cancellation the undo steps run inside
+ * a non-cancellable scope, environment tag first, so a cancelled release still puts the stage back.
  */
-import { CancellationScope, isCancellation, log, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, CancelledFailure, isCancellation, log, workflowInfo } from '@temporalio/workflow';
 import type { Stage } from '../src/config/schema';
 import { renderTagTemplate } from '../src/config/tag-template';
 import { LEDGER_HOOK_OUTPUT_MAX_CHARS } from '../src/temporal/constants';
@@ -77,9 +77,12 @@ export async function promote(context: PromotionContext, stage: Stage): Promise<
       if (before === context.digest) {
         continue;
       }
-      // Pushed before the move: a move that fails after the registry stored the tag must still be undone.
-      undo.push({ repository, tag, digest: before });
+      // Recorded before the move, because a move that fails after the registry stored the tag must still be
+      // undone. Until the move is confirmed the undo step first checks whether the tag moved at all.
+      const restore: TagRestore = { repository, tag, digest: before, movedTo: context.digest, moved: false };
+      undo.push(restore);
       await registryActivities.moveTag({ repository, tag, digest: context.digest });
+      restore.moved = true;
       status.tagsMoved.push(tag);
     }
 
@@ -95,12 +98,14 @@ export async function promote(context: PromotionContext, stage: Stage): Promise<
     lockRequested = false;
     return { result: 'promoted' };
   } catch (error) {
-    const cancelled = isCancellation(error);
+    // A cancelled release can also see an activity failure instead of the cancellation: a copy or hook whose
+    // worker died cannot confirm the cancellation, so it ends with a heartbeat timeout.
+    const cancelled = isCancellation(error) || CancellationScope.current().consideredCancelled;
     const reason = cancelled ? 'the release was cancelled' : describeFailure(error);
     log.warn('Promotion failed; moving tags back', { stage: stage.name, digest: context.digest, reason });
     await CancellationScope.nonCancellable(async () => {
       tracker.step(`rolling back ${stage.name}`, stage.name);
-      const problems = await undoAll(undo);
+      const problems = await undoAll(undo, stage.environmentTag);
       const messages = [...problems.values()];
       status.failure = messages.length > 0 ? `${reason}; rollback incomplete: ${messages.join('; ')}` : reason;
       const previous = status.previousDigest ?? null;
@@ -123,7 +128,7 @@ export async function promote(context: PromotionContext, stage: Stage): Promise<
       tracker.setStageState(stage.name, stageState);
     });
     if (cancelled) {
-      throw error;
+      throw isCancellation(error) ? error : new CancelledFailure('the release was cancelled', [], error as Error);
     }
     return { result: 'failed', reason: `stage ${stage.name}: ${status.failure}` };
   }
@@ -150,14 +155,22 @@ async function runHooks(context: PromotionContext, stage: Stage): Promise<HookRe
   return undefined;
 }
 
-/** Undoes tag moves newest first; returns the tags that could not be put back, each with the problem. */
-async function undoAll(undo: TagRestore[]): Promise<Map<string, string>> {
+/**
+ * Undoes tag moves, the environment tag first because deployments follow it: an extra tag whose restore keeps
+ * failing must not keep the environment on the failed build. The other tags are restored together afterwards.
+ * Returns the tags that could not be put back, each with the problem.
+ */
+async function undoAll(undo: TagRestore[], environmentTag: string): Promise<Map<string, string>> {
   const problems = new Map<string, string>();
-  for (const restore of [...undo].reverse()) {
-    const problem = await restoreTag(restore);
-    if (problem) {
-      problems.set(restore.tag, problem);
-    }
+  const environment = undo.filter((restore) => restore.tag === environmentTag);
+  const others = undo.filter((restore) => restore.tag !== environmentTag);
+  for (const batch of [environment, others]) {
+    const results = await Promise.all(batch.map((restore) => restoreTag(restore)));
+    results.forEach((problem, index) => {
+      if (problem) {
+        problems.set(batch[index].tag, problem);
+      }
+    });
   }
   return problems;
 }

@@ -131,7 +131,7 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackSt
     } catch (error) {
       // The move may have reached the registry before failing; put the tag back before giving up.
       await CancellationScope.nonCancellable(() =>
-        restoreTag({ repository, tag: stage.environmentTag, digest: previous }),
+        restoreTag({ repository, tag: stage.environmentTag, digest: previous, movedTo: choice.target, moved: false }),
       );
       throw error;
     }

@@ -1,12 +1,19 @@
 /** Putting a tag back where it was, the undo step of every tag move, and turning failures into reasons. */
 import { ActivityFailure, ApplicationFailure, log } from '@temporalio/workflow';
-import { compensationActivities } from './activity-options';
+import { compensationActivities, registryActivities } from './activity-options';
 
 /** A tag and the digest it pointed at before a move; null when the tag did not exist. */
 export interface TagRestore {
   repository: string;
   tag: string;
   digest: string | null;
+  /** Digest the move pointed the tag at. */
+  movedTo: string;
+  /**
+   * Whether the move was confirmed. An unconfirmed move (it failed or was cancelled) may still have reached the
+   * registry, so the tag is read first and put back only when it points at `movedTo`.
+   */
+  moved: boolean;
 }
 
 /**
@@ -17,6 +24,9 @@ export interface TagRestore {
 export async function restoreTag(restore: TagRestore): Promise<string | undefined> {
   const { repository, tag, digest } = restore;
   try {
+    if (!restore.moved && !(await mayHaveMoved(restore))) {
+      return undefined;
+    }
     const state = digest
       ? await compensationActivities.moveTag({ repository, tag, digest })
       : await compensationActivities.deleteTag({ repository, tag });
@@ -28,6 +38,24 @@ export async function restoreTag(restore: TagRestore): Promise<string | undefine
     const reason = describeFailure(error);
     log.error('Could not move a tag back', { repository, tag, digest, error: reason });
     return `${repository}:${tag} could not be moved back to ${digest ?? 'no tag'}: ${reason}`;
+  }
+}
+
+/**
+ * Checks whether a move whose outcome is unknown left the tag on the new digest. A failed read counts as a
+ * possible move, so the restore is attempted rather than skipped.
+ */
+async function mayHaveMoved(restore: TagRestore): Promise<boolean> {
+  try {
+    const state = await registryActivities.readTag({ repository: restore.repository, tag: restore.tag });
+    return state.digest === restore.movedTo;
+  } catch (error) {
+    log.warn('Could not read a tag whose move failed; moving it back anyway', {
+      repository: restore.repository,
+      tag: restore.tag,
+      error: describeFailure(error),
+    });
+    return true;
   }
 }
 

@@ -62,7 +62,11 @@ export async function runChaos(options: ChaosOptions, log: (message: string) => 
   let kept = true;
   try {
     await stack.startRegistries(options.seed, options.faultRate);
-    const images = await stack.pushImages(plan.releases, options.seed);
+    // Workers take a while to start (they bundle the workflow code), so the images are pushed meanwhile.
+    const [images, client] = await Promise.all([
+      stack.pushImages(plan.releases, options.seed),
+      stack.startTemporal(options.workers, log),
+    ]);
     const failures = images.flatMap((image) => {
       const stage = failingStage(options.seed, image.digest);
       return stage ? [{ stage, digest: image.digest }] : [];
@@ -70,7 +74,6 @@ export async function runChaos(options: ChaosOptions, log: (message: string) => 
     const pipeline = buildPipeline(stack.stageLocations(), writeHook(runDir, failures));
     log(`pushed ${images.length} images; ${failures.length} will fail a hook`);
 
-    const client = await stack.startTemporal(options.workers, log);
     const approver = new AutoApprover(client, log);
     approver.start();
     stack.setFaults(true);

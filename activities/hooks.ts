@@ -20,10 +20,12 @@ const HOOK_HEARTBEAT_INTERVAL_MS = 1000;
 const KILL_GRACE_MS = 5000;
 
 /**
- * Variables of the worker's environment that command hooks inherit. Everything else (API keys, registry
- * credentials, DOCKER_CONFIG) stays in the worker; `hookEnvironment` in createActivities adds more.
+ * Variables of the worker's environment that command hooks inherit. Everything else (API keys, tokens) stays in
+ * the worker; `hookEnvironment` in createActivities adds more. DOCKER_CONFIG is a directory path, not a secret, and
+ * passing it lets a hook that pulls the promoted image read the same docker config as the worker. The credentials
+ * in that file are as readable to the hook as ~/.docker/config.json already is through HOME.
  */
-const INHERITED_VARIABLES = ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'];
+const INHERITED_VARIABLES = ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'DOCKER_CONFIG'];
 
 export interface HookActivityOptions {
   /** Extra variables for every command hook, such as a KUBECONFIG path; the hook's own `env` wins over them. */

@@ -13,9 +13,16 @@ import {
 } from '../../workflows/messages';
 import { runAction, withClient } from './action';
 import { CliError, ExitCode } from './exit-codes';
-import { addCommonOptions, type ConnectionOptionValues, defaultPerson, findTargetStage } from './options';
+import {
+  addCommonOptions,
+  ASSERTED_IDENTITY,
+  type ConnectionOptionValues,
+  defaultPerson,
+  findTargetStage,
+  parsePerson,
+} from './options';
 import { printFacts, printJson } from './output';
-import { isRollbackId, readWorkflowStatus, withWorkerDeadline } from './status-view';
+import { isRollbackId, readWorkflowStatus, withWorkerDeadline, type WorkflowStatus } from './status-view';
 
 type Decision = 'approve' | 'reject';
 
@@ -29,7 +36,11 @@ interface DecisionOptionValues extends ConnectionOptionValues {
 }
 
 /** Workflow ID and digest a decision is for, from RELEASE_ID or from --pipeline and --digest. */
-function decisionTarget(id: string | undefined, options: DecisionOptionValues): { workflowId: string; digest: string } {
+async function decisionTarget(
+  client: Client,
+  id: string | undefined,
+  options: DecisionOptionValues,
+): Promise<{ workflowId: string; digest: string; view?: WorkflowStatus }> {
   if (id === undefined) {
     if (options.pipeline === undefined || options.digest === undefined) {
       throw new CliError(
@@ -50,18 +61,25 @@ function decisionTarget(id: string | undefined, options: DecisionOptionValues): 
     return { workflowId: id, digest: parseDigest(options.digest) };
   }
   const parsed = parseReleaseWorkflowId(id);
-  if (parsed === undefined) {
-    const expected = isRollbackId(id)
-      ? "a rollback's target digest, which 'promote status' shows"
-      : 'the digest of the release';
-    throw new CliError(ExitCode.BadInput, `missing --digest for ${id}; expected ${expected}, as sha256:<64 hex>`);
+  if (parsed !== undefined) {
+    return { workflowId: id, digest: parsed.digest };
   }
-  return { workflowId: id, digest: parsed.digest };
+  // A rollback ID, or text that is no release ID: the status names the digest, or the workflow is not found.
+  const view = await readWorkflowStatus(client, id);
+  const digest = view.kind === 'rollback' ? view.status.targetDigest : view.status.digest;
+  if (digest === undefined) {
+    throw new CliError(
+      ExitCode.BadInput,
+      `rollback ${id} has not chosen its target digest yet (step: ${view.status.currentStep}); ` +
+        "try again in a moment, or pass --digest as 'promote status' shows it",
+    );
+  }
+  return { workflowId: id, digest, view };
 }
 
 /** Finds the stage waiting for approval, for a decision given without --stage. */
-async function stageAwaitingApproval(client: Client, workflowId: string): Promise<string> {
-  const view = await readWorkflowStatus(client, workflowId);
+async function stageAwaitingApproval(client: Client, workflowId: string, known?: WorkflowStatus): Promise<string> {
+  const view = known ?? (await readWorkflowStatus(client, workflowId));
   if (view.kind === 'rollback') {
     return view.status.stage;
   }
@@ -74,6 +92,30 @@ async function stageAwaitingApproval(client: Client, workflowId: string): Promis
     );
   }
   return waiting[0].name;
+}
+
+/** Explains why a decision found no running workflow: it never existed, or it has ended. */
+async function notRunningError(client: Client, workflowId: string, cause: unknown): Promise<CliError> {
+  const kind = isRollbackId(workflowId) ? 'rollback' : 'release';
+  const namespace = client.options.namespace;
+  try {
+    const status = (await client.workflow.getHandle(workflowId).describe()).status.name;
+    return new CliError(
+      ExitCode.BadInput,
+      `${kind} ${workflowId} has ended (${status.toLowerCase()}), so it takes no decisions`,
+      { cause },
+    );
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) {
+      throw error;
+    }
+    return new CliError(
+      ExitCode.BadInput,
+      `${kind} ${workflowId} not found in namespace ${namespace}; expected an ID that 'promote start' or ` +
+        "'promote list' printed",
+      { cause },
+    );
+  }
 }
 
 async function sendDecision(
@@ -95,20 +137,16 @@ async function sendDecision(
     );
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) {
-      throw new CliError(
-        ExitCode.BadInput,
-        `${workflowId} is not running in namespace ${client.options.namespace}: not found, or it has ended`,
-        { cause: error },
-      );
+      throw await notRunningError(client, workflowId, error);
     }
     throw error;
   }
 }
 
 async function runDecision(decision: Decision, id: string | undefined, options: DecisionOptionValues): Promise<void> {
-  const target = decisionTarget(id, options);
   await withClient(options, async (client) => {
-    const stage = options.stage ?? (await stageAwaitingApproval(client, target.workflowId));
+    const target = await decisionTarget(client, id, options);
+    const stage = options.stage ?? (await stageAwaitingApproval(client, target.workflowId, target.view));
     const input: ApprovalInput = { stage, digest: target.digest, person: options.as, comment: options.comment };
     const result = await sendDecision(client, decision, target.workflowId, input, options.wait);
     const verb = decision === 'approve' ? 'approved' : 'rejected';
@@ -139,9 +177,12 @@ function registerDecisionCommand(program: Command, decision: Decision): void {
     )
     .argument('[release-id]', "release or rollback ID, as 'promote start' or 'promote list' printed it")
     .option('--pipeline <file>', 'pipeline file; with --digest, names the release instead of RELEASE_ID')
-    .option('--digest <digest>', 'digest being decided on (default: the digest in RELEASE_ID)')
+    .option(
+      '--digest <digest>',
+      "digest being decided on (default: the release's digest, or the rollback's target digest)",
+    )
     .option('--stage <name>', 'stage to decide on (default: the stage waiting for approval)')
-    .option('--as <name>', 'person deciding', defaultPerson())
+    .option('--as <name>', `person deciding; ${ASSERTED_IDENTITY}`, parsePerson, defaultPerson())
     .option('--comment <text>', 'comment kept with the decision')
     .option('--no-wait', 'send a signal and return without learning whether the decision was accepted');
   addCommonOptions(command).action(

@@ -1,6 +1,8 @@
 import { userInfo } from 'node:os';
 import { type Command, InvalidArgumentError } from 'commander';
 import { type Pipeline, type Stage } from '../config/schema';
+import { parseDigest } from '../oci/digest';
+import { Reference } from '../oci/reference';
 import { type ConnectionFlags } from '../temporal/client';
 import { CliError, ExitCode } from './exit-codes';
 
@@ -55,6 +57,19 @@ export function defaultPerson(): string {
   }
 }
 
+/** Help text for --as: the name is taken as given, so gates rely on who may run the command. */
+export const ASSERTED_IDENTITY =
+  'the caller asserts this name and promote does not authenticate it, so restrict who can reach Temporal';
+
+/** Parses --as: a name with surrounding spaces removed, which must not be empty. */
+export function parsePerson(value: string): string {
+  const person = value.trim();
+  if (person.length === 0) {
+    throw new InvalidArgumentError(`expected a non-empty name, e.g. alice, got ${JSON.stringify(value)}`);
+  }
+  return person;
+}
+
 /** Finds a stage by name; an unknown name is bad input that lists the stages there are. */
 export function findStage(pipeline: Pipeline, name: string): Stage {
   const stage = pipeline.stages.find((candidate) => candidate.name === name);
@@ -88,4 +103,40 @@ export function parsePositiveInteger(value: string): number {
     throw new InvalidArgumentError(`expected a positive integer, e.g. 20, got ${JSON.stringify(value)}`);
   }
   return parsed;
+}
+
+const TAG_PATTERN = /^[\w][\w.-]{0,127}$/;
+/** Text that starts like a digest; parseDigest then checks the rest. */
+const DIGEST_LIKE = /^sha(?:256|384|512):/;
+
+/**
+ * Resolves the image a command is about to a reference in the pipeline's source repository (its first
+ * stage, where CI pushes): a bare tag (`1.4.2`) or digest (`sha256:…`) means that tag or digest there, and a
+ * full reference must name that repository. A release only ever starts from the source repository, so an
+ * image elsewhere, which was never pushed to it, is bad input rather than a way in.
+ */
+export function sourceReference(pipeline: Pipeline, text: string | undefined): Reference {
+  const source = pipeline.stages[0];
+  const repository = Reference.parse(source.repository);
+  if (text === undefined) {
+    // The latest tag is the usual thing CI pushes and people release.
+    return repository.withTag('latest');
+  }
+  if (TAG_PATTERN.test(text)) {
+    return repository.withTag(text);
+  }
+  if (DIGEST_LIKE.test(text)) {
+    return repository.withDigest(parseDigest(text));
+  }
+
+  const reference = Reference.parse(text);
+  if (!reference.sameRepository(repository)) {
+    throw new CliError(
+      ExitCode.BadInput,
+      `source ${text} is not in ${repository.name}, the repository of the first stage "${source.name}" of ` +
+        `pipeline ${pipeline.name}, where releases start; expected a tag or digest there, e.g. 1.4.2, ` +
+        `sha256:<64 hex> or ${repository.name}:1.4.2`,
+    );
+  }
+  return reference;
 }

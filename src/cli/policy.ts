@@ -1,19 +1,14 @@
 import { type Command } from 'commander';
 import { loadPipelineFile } from '../config/load';
 import type { Pipeline } from '../config/schema';
-import { isDigest, parseDigest } from '../oci/digest';
 import { RegistryClient } from '../oci/client';
-import type { Reference } from '../oci/reference';
 import type { ImageFacts, TagFacts } from '../policy/evaluate';
 import { gatherImageFacts } from '../policy/facts';
 import { planRelease, type ReleasePlan } from '../policy/plan';
-import { sourceRepository } from '../serve/push';
 import { runAction } from './action';
-import { CliError, ExitCode } from './exit-codes';
+import { sourceReference } from './options';
 import { type Fact, printFacts, printJson } from './output';
 import { registerWatchCommands } from './policy-watch';
-
-const TAG_PATTERN = /^[\w][\w.-]{0,127}$/;
 
 interface CheckOptionValues {
   offline?: boolean;
@@ -26,21 +21,11 @@ interface CheckedImage {
   facts: ImageFacts | TagFacts;
 }
 
-async function readImage(pipeline: Pipeline, tagOrDigest: string, offline: boolean): Promise<CheckedImage> {
-  const repository = sourceRepository(pipeline);
-  const byDigest = isDigest(tagOrDigest);
-  if (!byDigest && !TAG_PATTERN.test(tagOrDigest)) {
-    throw new CliError(
-      ExitCode.BadInput,
-      `invalid tag or digest "${tagOrDigest}"; expected a tag of the source repository ${repository.name}, ` +
-        'e.g. v1.2.3, or a digest, sha256:<64 hex>',
-    );
-  }
-  let reference: Reference = byDigest
-    ? repository.withDigest(parseDigest(tagOrDigest))
-    : repository.withTag(tagOrDigest);
+async function readImage(pipeline: Pipeline, source: string, offline: boolean): Promise<CheckedImage> {
+  let reference = sourceReference(pipeline, source);
+  const tag = reference.tag;
   if (offline) {
-    const facts: TagFacts = byDigest ? { digest: tagOrDigest } : { tag: tagOrDigest };
+    const facts: TagFacts = { tag, digest: reference.digest };
     return { reference: reference.toString(), facts };
   }
 
@@ -48,7 +33,7 @@ async function readImage(pipeline: Pipeline, tagOrDigest: string, offline: boole
   try {
     const descriptor = await registry.resolve(reference);
     reference = reference.withDigest(descriptor.digest);
-    const facts = await gatherImageFacts(registry, reference, { tag: byDigest ? undefined : tagOrDigest });
+    const facts = await gatherImageFacts(registry, reference, { tag });
     return { reference: reference.toString(), facts };
   } finally {
     await registry.close();
@@ -78,9 +63,9 @@ function stageFacts(plan: ReleasePlan): Fact[] {
 }
 
 /** Runs `promote policy check`: evaluates triggers and when rules for one image, starting nothing. */
-async function runCheck(file: string, tagOrDigest: string, options: CheckOptionValues): Promise<void> {
+async function runCheck(file: string, source: string, options: CheckOptionValues): Promise<void> {
   const pipeline = loadPipelineFile(file);
-  const image = await readImage(pipeline, tagOrDigest, options.offline ?? false);
+  const image = await readImage(pipeline, source, options.offline ?? false);
   const plan = planRelease(pipeline, image.facts);
   const unchecked = [...plan.trigger.unchecked, ...plan.stages.flatMap((stage) => stage.when?.unchecked ?? [])];
 
@@ -107,7 +92,10 @@ export function registerPolicyCommands(program: Command): void {
         'stages its release would enter. Starts nothing. Reads the image from the registry unless --offline.',
     )
     .argument('<file>', 'pipeline file')
-    .argument('<tag-or-digest>', 'tag or digest in the first stage repository, e.g. v1.2.3 or sha256:<64 hex>')
+    .argument(
+      '<tag-or-digest>',
+      "tag or digest in the first stage's repository, e.g. v1.2.3 or sha256:<64 hex>, or a full reference to it",
+    )
     .option('--offline', 'do not read the registry; image and digest conditions are not checked')
     .option('--json', 'print the plan as one JSON document')
     .action(runAction(runCheck));

@@ -2,12 +2,18 @@ import { type Command } from 'commander';
 import { loadPipelineFile } from '../config/load';
 import { RegistryClient } from '../oci/client';
 import { RegistryError } from '../oci/errors';
-import { Reference } from '../oci/reference';
 import { startRelease } from '../temporal/releases';
 import { runAction, withClient } from './action';
 import { CliError, ExitCode, exitCodeOf } from './exit-codes';
 import { followWorkflow } from './follow';
-import { addCommonOptions, type ConnectionOptionValues, defaultPerson } from './options';
+import {
+  addCommonOptions,
+  ASSERTED_IDENTITY,
+  type ConnectionOptionValues,
+  defaultPerson,
+  parsePerson,
+  sourceReference,
+} from './options';
 import { formatTime, printFacts, printJson } from './output';
 import { exitCodeForFinalState, formatWorkflowStatus, type WorkflowStatus } from './status-view';
 
@@ -42,9 +48,7 @@ function describeResolveFailure(source: string, error: unknown): unknown {
 
 async function runStart(sourceArgument: string | undefined, options: StartOptionValues): Promise<ExitCode> {
   const pipeline = loadPipelineFile(options.pipeline);
-  // The first stage is where CI pushes; its `latest` tag is the usual thing to release.
-  const source = sourceArgument ?? `${pipeline.stages[0].repository}:latest`;
-  Reference.parse(source);
+  const source = sourceReference(pipeline, sourceArgument).toString();
   const registry = new RegistryClient({ insecureRegistries: pipeline.insecureRegistries });
 
   return withClient(options, async (client) => {
@@ -97,13 +101,18 @@ export function registerStartCommand(program: Command): void {
     .command('start')
     .summary('Start a release of an image through a pipeline')
     .description('Start a release: resolve the source to a digest and carry that digest through the pipeline')
-    .argument('[source]', "image to release (default: the first stage's repository with tag latest)")
+    .argument(
+      '[source]',
+      "tag or digest in the first stage's repository, e.g. 1.4.2 or sha256:<64 hex>, or a full reference to it " +
+        '(default: latest)',
+    )
     .requiredOption('--pipeline <file>', 'pipeline file')
     .option('--wait', 'follow the release to its end; then exit 0 if it completed, else 1')
     .option('--force', 'release the digest again although an earlier release of it has ended')
     .option(
       '--as <name>',
-      'person starting the release; they may not approve it unless a gate allows it',
+      `person starting the release, who may not approve it unless a gate allows it; ${ASSERTED_IDENTITY}`,
+      parsePerson,
       defaultPerson(),
     );
   addCommonOptions(command).action(runAction(runStart));

@@ -174,6 +174,10 @@ export function evaluateRule(
   const reasons = outcomes
     .filter(([, outcome]) => outcome.passed === matched)
     .map(([where, outcome]) => `${where}: ${outcome.reason}`);
+  if (matched) {
+    // Unchecked parts count as holding, so a match may rest on them alone; the reasons must say so.
+    reasons.push(...unchecked.map((where) => `${where}: not checked without reading the registry, counted as holding`));
+  }
   return { matched, reasons, unchecked };
 }
 

@@ -97,6 +97,33 @@ describe('promote start', () => {
     expect(run.stderr).toContain(': 404;');
   });
 
+  it('reads a bare tag in the first stage repository', async () => {
+    const run = await promote(env, 'start', '--pipeline', pipelineFile, '1.4.2');
+    expectBadInput(run, `promote: source image ${registry.host}/shop/dev:1.4.2 not found: HEAD manifest`);
+  });
+
+  it('reads a bare digest in the first stage repository', async () => {
+    const digest = `sha256:${'d'.repeat(64)}`;
+    const run = await promote(env, 'start', '--pipeline', pipelineFile, digest);
+    expectBadInput(run, `promote: source image ${registry.host}/shop/dev@${digest} not found`);
+  });
+
+  it('rejects a source in another repository', async () => {
+    const run = await promote(env, 'start', '--pipeline', pipelineFile, `${registry.host}/other/app:3.0.0`);
+    expectBadInput(
+      run,
+      `promote: source ${registry.host}/other/app:3.0.0 is not in ${registry.host}/shop/dev, the repository of ` +
+        'the first stage "dev" of pipeline shop',
+    );
+    expect(run.stderr).toContain(`e.g. 1.4.2, sha256:<64 hex> or ${registry.host}/shop/dev:1.4.2`);
+  });
+
+  it('rejects an empty --as', async () => {
+    const run = await promote(env, 'start', '--pipeline', pipelineFile, '--as', '  ');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('expected a non-empty name, e.g. alice, got "  "');
+  });
+
   it('exits 3 when the registry cannot be reached', async () => {
     const closed = `127.0.0.1:${await freePort()}`;
     const file = join(dir, 'closed.yaml');
@@ -128,10 +155,20 @@ describe('promote approve and reject', () => {
     expectBadInput(run, 'unknown stage "qa" in pipeline shop; expected one of: dev, prod');
   });
 
-  it('names a release that does not run', async () => {
+  it('names a release that does not exist', async () => {
     const id = `release-shop-${'b'.repeat(64)}`;
     const run = await promote(env, 'approve', id, '--stage', 'prod', '--as', 'alice');
-    expectBadInput(run, `${id} is not running in namespace default: not found, or it has ended`);
+    expectBadInput(run, `release ${id} not found in namespace default`);
+  });
+
+  it('names a release ID without a digest that does not exist', async () => {
+    const run = await promote(env, 'approve', 'release-shop-nope', '--as', 'alice');
+    expectBadInput(run, 'release release-shop-nope not found in namespace default');
+  });
+
+  it('names a rollback that does not exist', async () => {
+    const run = await promote(env, 'reject', 'rollback-shop-prod-x1', '--as', 'alice');
+    expectBadInput(run, 'rollback rollback-shop-prod-x1 not found in namespace default');
   });
 });
 
@@ -156,6 +193,13 @@ describe('promote status, history and rollback', () => {
     const run = await promote(env, 'list', '--limit', '0');
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('expected a positive integer, e.g. 20, got "0"');
+  });
+});
+
+describe('promote policy check', () => {
+  it('rejects an image in another repository', async () => {
+    const run = await promote(env, 'policy', 'check', pipelineFile, `${registry.host}/shop/prod:1.0`, '--offline');
+    expectBadInput(run, `source ${registry.host}/shop/prod:1.0 is not in ${registry.host}/shop/dev`);
   });
 });
 

@@ -106,6 +106,15 @@ describe('digest and image conditions', () => {
     expect(other.reasons).toEqual([`r.digest: digest ${OTHER_DIGEST} is not ${DIGEST}`]);
   });
 
+  it('fixed digest without a known digest says it is unchecked', () => {
+    const outcome = evaluateRule(rule({ digest: DIGEST }), { tag: 'v1.2.3' }, 'triggers[0]');
+    expect(outcome.matched).toBe(true);
+    expect(outcome.unchecked).toEqual(['triggers[0].digest']);
+    expect(outcome.reasons).toEqual([
+      'triggers[0].digest: not checked without reading the registry, counted as holding',
+    ]);
+  });
+
   it('label value conditions', () => {
     const fromAcme = rule({
       image: { labels: { 'org.opencontainers.image.source': { startsWith: 'https://github.com/acme/' } } },

@@ -21,7 +21,7 @@ export interface CopyCase {
 
 /** The copy cases; the source images are on registry A, and B is the other registry. */
 export function copyCases(images: BenchImages, a: LocalRegistry, b: LocalRegistry): CopyCase[] {
-  const peers: CopyTool[] = ['promote', 'crane', 'regctl', 'skopeo'];
+  const peers: CopyTool[] = ['promote', 'promote-baseline', 'crane', 'regctl', 'skopeo'];
   return [
     {
       name: 'cross-5x40',
@@ -75,7 +75,7 @@ export async function runCopyCase(
         await expectTag(target, image.digest, runner.tool);
         results.addRun(copyCase.name, runner.tool, measured.ms, measured.peakRssMib);
         figures.push(`${runner.tool} ${(measured.ms / 1000).toFixed(3)} s`);
-        if (runner.tool === 'promote') {
+        if (runner.tool === 'promote' || runner.tool === 'promote-baseline') {
           const summary = JSON.parse(measured.stdout) as { bytesUploaded: number };
           results.addDetail(copyCase.name, runner.tool, 'bytes_uploaded', summary.bytesUploaded);
         }

@@ -4,10 +4,11 @@
  * dev server it starts on 127.0.0.1. Prints a table of medians and the goals, and writes `bench/results.json`.
  *
  *   npm run bench -- [--runs 5] [--cases cross-5x40,same-5x40,...] [--output bench/results.json]
- *                    [--temporal-defaults]
+ *                    [--temporal-defaults] [--baseline DIR]
  *
  * The release cases run on a dev server started with FAST_TASK_DISPATCH; --temporal-defaults leaves the dev
- * server's task dispatch rate as it ships.
+ * server's task dispatch rate as it ships. --baseline DIR adds `promote-baseline` to the command-line copy cases:
+ * `promote copy` of another checkout of this repository (built), interleaved with this one, to measure a change.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -45,6 +46,7 @@ function parseOptions() {
       cases: { type: 'string', default: ALL_CASES.join(',') },
       output: { type: 'string', default: join(__dirname, '..', '..', 'bench', 'results.json') },
       'temporal-defaults': { type: 'boolean', default: false },
+      baseline: { type: 'string' },
     },
   });
   const runs = Number(values.runs);
@@ -56,7 +58,8 @@ function parseOptions() {
   if (unknown.length > 0) {
     throw new Error(`unknown case ${unknown.join(', ')}; expected a comma-separated list of ${ALL_CASES.join(', ')}`);
   }
-  return { runs, cases, output: resolve(values.output), temporalDefaults: values['temporal-defaults'] };
+  const baseline = values.baseline === undefined ? undefined : resolve(values.baseline);
+  return { runs, cases, output: resolve(values.output), temporalDefaults: values['temporal-defaults'], baseline };
 }
 
 /** Prints what the figures depend on: processor, load, versions and how memory is measured. */
@@ -80,7 +83,7 @@ function formatLoad(): string {
 }
 
 async function main(): Promise<void> {
-  const { runs, cases, output, temporalDefaults } = parseOptions();
+  const { runs, cases, output, temporalDefaults, baseline } = parseOptions();
   if (!existsSync(PROMOTE_CLI)) {
     throw new Error(`${PROMOTE_CLI} is missing; run 'npm run build' first, or use 'npm run bench', which builds`);
   }
@@ -90,7 +93,7 @@ async function main(): Promise<void> {
   describeMachine();
 
   const started: { stop(): Promise<void> }[] = [];
-  const peers = new PeerSetup();
+  const peers = new PeerSetup(baseline);
   const stopAll = async () => {
     await Promise.allSettled(started.map((part) => part.stop()));
     peers.cleanUp();

@@ -2,14 +2,14 @@
  * The programs a copy case runs: `promote copy`, the peers a user would script in CI instead (crane, regctl,
  * skopeo), and the plain HTTP stream. Each one copies `HOST/REPO:TAG` to `HOST/REPO:TAG` as a child process.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { runProcess, type ProcessRun } from './measure';
 import { findTool } from '../lib/tools';
 
-export type CopyTool = 'promote' | 'crane' | 'regctl' | 'skopeo' | 'http-stream';
+export type CopyTool = 'promote' | 'promote-baseline' | 'crane' | 'regctl' | 'skopeo' | 'http-stream';
 
 /** A tool ready to run: `copy` performs one copy and returns its measurement. */
 export interface CopyRunner {
@@ -47,6 +47,9 @@ export class PeerSetup {
   readonly home = mkdtempSync(join(tmpdir(), 'promoter-bench-home-'));
   private readonly httpStreamJs = join(this.home, 'http-stream.js');
 
+  /** `baseline`: another checkout of this repository, built, whose `promote copy` runs as `promote-baseline`. */
+  constructor(private readonly baseline?: string) {}
+
   /** Builds a runner per available tool, in the order given; tools that are missing are reported and left out. */
   async runners(tools: CopyTool[], registries: string[]): Promise<CopyRunner[]> {
     const runners: CopyRunner[] = [];
@@ -54,7 +57,7 @@ export class PeerSetup {
       const runner = await this.runner(tool, registries);
       if (runner) {
         runners.push(runner);
-      } else {
+      } else if (tool !== 'promote-baseline') {
         console.warn(`${tool}: not installed; run 'bash scripts/install-tools.sh --bench'. Its rows are left out.`);
       }
     }
@@ -75,6 +78,21 @@ export class PeerSetup {
           copy: (source, target) =>
             runProcess(process.execPath, [PROMOTE_CLI, 'copy', '--json', source, target], { env: toolEnvironment() }),
         };
+      case 'promote-baseline': {
+        if (!this.baseline) {
+          return undefined;
+        }
+        const cli = join(this.baseline, 'dist', 'src', 'cli', 'main.js');
+        if (!existsSync(cli)) {
+          throw new Error(`--baseline ${this.baseline}: ${cli} is missing; run 'npm run build' in that checkout`);
+        }
+        return {
+          tool,
+          version: cli,
+          copy: (source, target) =>
+            runProcess(process.execPath, [cli, 'copy', '--json', source, target], { env: toolEnvironment() }),
+        };
+      }
       case 'crane': {
         const crane = findTool('crane');
         return crane

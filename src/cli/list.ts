@@ -8,11 +8,27 @@ import { runAction, withClient } from './action';
 import { addCommonOptions, type ConnectionOptionValues, parsePositiveInteger } from './options';
 import { formatTime, printJson, printTable, shortDigest } from './output';
 
-const RELEASE_STATES: readonly ReleaseState[] = ['running', 'awaiting-approval', ...FINAL_RELEASE_STATES];
+/** Endings of a closed execution that Temporal records and the workflow could not: it ran no more code. */
+const EXTERNAL_ENDINGS = ['terminated', 'timed-out'] as const;
+type ListedState = ReleaseState | (typeof EXTERNAL_ENDINGS)[number];
+
+const RELEASE_STATES: readonly ListedState[] = [
+  'running',
+  'awaiting-approval',
+  ...FINAL_RELEASE_STATES,
+  ...EXTERNAL_ENDINGS,
+];
+
+/** Temporal's execution statuses (as the visibility query spells them) that override the state a release recorded. */
+const TEMPORAL_ENDINGS: Partial<Record<ListedState, string>> = {
+  cancelled: 'Canceled',
+  terminated: 'Terminated',
+  'timed-out': 'TimedOut',
+};
 
 interface ListOptionValues extends ConnectionOptionValues {
   pipeline?: string;
-  state?: ReleaseState;
+  state?: ListedState;
   limit: number;
 }
 
@@ -22,43 +38,64 @@ export interface ReleaseSummary {
   pipeline?: string;
   digest?: string;
   stage?: string;
-  /** The state the workflow last recorded; a terminated or timed-out workflow shows Temporal's status instead. */
+  /** The state the workflow last recorded; a cancelled, terminated or timed-out run shows Temporal's ending instead. */
   state: string;
   startedAt: string;
   closedAt?: string;
 }
 
-function parseState(value: string): ReleaseState {
+function parseState(value: string): ListedState {
   if (!(RELEASE_STATES as readonly string[]).includes(value)) {
     throw new InvalidArgumentError(`expected one of ${RELEASE_STATES.join(', ')}, got ${JSON.stringify(value)}`);
   }
-  return value as ReleaseState;
+  return value as ListedState;
 }
 
-/** Builds the visibility query; values come from validated pipeline names and the fixed list of states. */
-export function releaseListQuery(pipeline?: string, state?: ReleaseState): string {
+/**
+ * Builds the visibility query; values come from validated pipeline names and the fixed list of states. A run that
+ * was cancelled, terminated or timed out matches Temporal's ending, whatever state it recorded last, because a
+ * terminated run still records `running` and a run cancelled while its worker was down may record `failed`.
+ */
+export function releaseListQuery(pipeline?: string, state?: ListedState): string {
   const clauses = [`WorkflowType = '${RELEASE_WORKFLOW_TYPE}'`];
   if (pipeline !== undefined) {
     clauses.push(`${PIPELINE_ATTRIBUTE.name} = '${pipeline}'`);
   }
-  if (state !== undefined) {
-    clauses.push(`${STATE_ATTRIBUTE.name} = '${state}'`);
+  if (state === 'running' || state === 'awaiting-approval') {
+    clauses.push(`${STATE_ATTRIBUTE.name} = '${state}'`, `ExecutionStatus = 'Running'`);
+  } else if (state === 'cancelled') {
+    clauses.push(`(${STATE_ATTRIBUTE.name} = 'cancelled' OR ExecutionStatus = 'Canceled')`);
+  } else if (state !== undefined && TEMPORAL_ENDINGS[state] !== undefined) {
+    clauses.push(`ExecutionStatus = '${TEMPORAL_ENDINGS[state]}'`);
+  } else if (state !== undefined) {
+    const endings = Object.values(TEMPORAL_ENDINGS).map((ending) => `'${ending}'`);
+    clauses.push(`${STATE_ATTRIBUTE.name} = '${state}'`, `ExecutionStatus NOT IN (${endings.join(', ')})`);
   }
   return clauses.join(' AND ');
 }
 
+/** Returns the state to show: Temporal's ending for a run stopped from outside, else the state the release recorded. */
+export function shownState(temporalStatus: string, recorded: string | undefined): string {
+  const ending = { CANCELLED: 'cancelled', TERMINATED: 'terminated', TIMED_OUT: 'timed-out' }[temporalStatus];
+  if (ending !== undefined) {
+    return ending;
+  }
+  const closedWithoutFinalState =
+    temporalStatus !== 'RUNNING' && !(FINAL_RELEASE_STATES as readonly string[]).includes(recorded ?? '');
+  if (closedWithoutFinalState || recorded === undefined) {
+    return temporalStatus.toLowerCase().replace(/_/g, '-');
+  }
+  return recorded;
+}
+
 function summarize(info: WorkflowExecutionInfo): ReleaseSummary {
   const attributes = info.typedSearchAttributes;
-  const recorded = attributes.get(STATE_ATTRIBUTE);
-  const temporalStatus = info.status.name.toLowerCase().replace(/_/g, '-');
-  const closedWithoutFinalState =
-    info.status.name !== 'RUNNING' && !(FINAL_RELEASE_STATES as readonly string[]).includes(recorded ?? '');
   return {
     releaseId: info.workflowId,
     pipeline: attributes.get(PIPELINE_ATTRIBUTE),
     digest: attributes.get(DIGEST_ATTRIBUTE),
     stage: attributes.get(STAGE_ATTRIBUTE),
-    state: closedWithoutFinalState || recorded === undefined ? temporalStatus : recorded,
+    state: shownState(info.status.name, attributes.get(STATE_ATTRIBUTE)),
     startedAt: info.startTime.toISOString(),
     closedAt: info.closeTime?.toISOString(),
   };
@@ -104,7 +141,10 @@ export function registerListCommand(program: Command): void {
   const command = program
     .command('list')
     .summary('List releases')
-    .description('List releases, newest first, through the search attributes the release workflow sets')
+    .description(
+      'List releases through the search attributes the release workflow sets, in the order Temporal returns: ' +
+        'running releases first, newest start first, then ended ones, most recently closed first',
+    )
     .option('--pipeline <file>', 'only releases of the pipeline in this file')
     .option('--state <state>', `only releases in this state: ${RELEASE_STATES.join(', ')}`, parseState)
     .option('--limit <count>', 'maximum number of releases listed', parsePositiveInteger, 50);

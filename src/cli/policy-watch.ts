@@ -1,4 +1,4 @@
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { parseDuration } from '../config/duration';
 import { loadPipelineFile } from '../config/load';
@@ -110,7 +110,11 @@ export function registerWatchCommands(policy: Command): void {
         'pipeline and interval. Tags present when a watcher starts are recorded, not released, unless --release-existing.',
     )
     .argument('<file>', 'pipeline file')
-    .option('--interval <duration>', 'time between polls, e.g. 30s or 5m', parseInterval, 60_000)
+    .addOption(
+      new Option('--interval <duration>', 'time between polls, e.g. 30s or 5m')
+        .argParser(parseInterval)
+        .default(60_000, '1m'),
+    )
     .option('--release-existing', 'start releases for matching tags present at the first poll too')
     .option('--task-queue <name>', 'task queue the workers poll', TASK_QUEUE);
   addCommonOptions(watch).action(runAction(runWatch));

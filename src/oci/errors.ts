@@ -80,8 +80,10 @@ function formatMessage(init: RegistryErrorInit): string {
   if (init.hint) {
     parts.push(init.hint);
   }
-  const attempts = init.attempts !== undefined && init.attempts > 1 ? ` after ${init.attempts} attempts` : '';
-  parts.push(init.retryable ? `retrying may help${attempts}` : 'retrying will not help');
+  if (init.attempts !== undefined && init.attempts > 1) {
+    parts.push(`failed after ${init.attempts} attempts`);
+  }
+  parts.push(init.retryable ? 'retrying later may help' : 'retrying will not help');
   return parts.join('; ');
 }
 

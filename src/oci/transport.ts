@@ -189,7 +189,7 @@ export class Transport {
       return statusError({ ...failed, url: response.url, subject, hint }, response.status, details);
     }
     if (response.status === 401 && !(await authenticator.hasCredentials())) {
-      const hint = `no credentials for ${failed.registry} were found; run docker login ${failed.registry} or pass credentials`;
+      const hint = `no credentials for ${failed.registry} were found; run 'docker login ${failed.registry}', or set DOCKER_CONFIG to the directory of a config.json that has them`;
       return statusError({ ...failed, hint }, response.status, details);
     }
     return statusError(failed, response.status, details);

@@ -143,7 +143,7 @@ test('401 is not retried', async () => {
   expect(error.retryable).toBe(false);
   expect(error.message).toBe(
     `GET manifest ${fake.host}/team/app:1.0: 401 UNAUTHORIZED (authentication required); ` +
-      `no credentials for ${fake.host} were found; run docker login ${fake.host} or pass credentials; retrying will not help`,
+      `no credentials for ${fake.host} were found; run 'docker login ${fake.host}', or set DOCKER_CONFIG to the directory of a config.json that has them; retrying will not help`,
   );
 });
 
@@ -192,7 +192,9 @@ test('exhausted retries report the attempts', async () => {
   expect(fake.requestsTo(MANIFEST)).toHaveLength(3);
   expect(error.attempts).toBe(3);
   expect(error.retryable).toBe(true);
-  expect(error.message).toMatch(/: 502 BAD_GATEWAY \(upstream failed\); retrying may help after 3 attempts$/);
+  expect(error.message).toMatch(
+    /: 502 BAD_GATEWAY \(upstream failed\); failed after 3 attempts; retrying later may help$/,
+  );
 });
 
 test('streaming body is sent once', async () => {

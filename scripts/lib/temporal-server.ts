@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { devServerSearchAttributeFlags } from '../../src/temporal/search-attributes';
@@ -14,8 +14,15 @@ export interface TemporalServerOptions {
   port?: number;
   /** Port of the web UI; headless when absent. */
   uiPort?: number;
+  /** Whether to register the product's search attributes at start; default true. */
+  searchAttributes?: boolean;
   /** Dynamic configuration values (`--dynamic-config-value KEY=JSON`), such as FAST_TASK_DISPATCH. */
   dynamicConfig?: Record<string, string | number | boolean>;
+  /**
+   * File that receives the server's stderr, appended; a pipe to this process when absent. A server that should
+   * outlive this process needs a file, because a Go program exits on a write to a closed stderr pipe.
+   */
+  logFile?: string;
 }
 
 /**
@@ -56,7 +63,9 @@ export async function startTemporalServer(options: TemporalServerOptions = {}): 
   const binary = requireTool('temporal');
   const port = options.port ?? (await freePort());
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error'];
-  args.push(...devServerSearchAttributeFlags());
+  if (options.searchAttributes !== false) {
+    args.push(...devServerSearchAttributeFlags());
+  }
   for (const [key, value] of Object.entries(options.dynamicConfig ?? {})) {
     args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   }
@@ -72,11 +81,16 @@ export async function startTemporalServer(options: TemporalServerOptions = {}): 
   // The dev server also listens on a metrics and an HTTP port; free ones avoid clashes between servers.
   args.push('--metrics-port', String(await freePort()), '--http-port', String(await freePort()));
 
-  const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
+  const logFd = options.logFile === undefined ? undefined : openSync(options.logFile, 'a');
+  const child = spawn(binary, args, { stdio: ['ignore', 'ignore', logFd ?? 'pipe'] });
+  if (logFd !== undefined) {
+    closeSync(logFd);
+  }
+  let piped = '';
   child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
+    piped = (piped + chunk.toString()).slice(-4000);
   });
+  const stderrTail = () => (options.logFile === undefined ? piped : readFileSync(options.logFile, 'utf8').slice(-4000));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
     await waitUntil(`Temporal dev server on 127.0.0.1:${port}`, async () => {
@@ -87,7 +101,7 @@ export async function startTemporalServer(options: TemporalServerOptions = {}): 
     });
   } catch (error) {
     child.kill('SIGKILL');
-    throw new Error(`Temporal dev server did not start: ${(error as Error).message}; stderr: ${stderr}`);
+    throw new Error(`Temporal dev server did not start: ${(error as Error).message}; stderr: ${stderrTail()}`);
   }
 
   return {

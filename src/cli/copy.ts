@@ -1,6 +1,15 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { type CopyResult, Reference, RegistryClient } from '../oci';
+import { type CopyResult, DigestMismatchError, Reference, RegistryClient } from '../oci';
 import { ProgressRenderer } from './progress';
+
+/** Thrown for a copy that cannot work as asked, whatever the registries hold; the command exits 2. */
+export class BadCopyInputError extends Error {
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = 'BadCopyInputError';
+  }
+}
 
 interface CopyOptionValues {
   json?: boolean;
@@ -37,6 +46,20 @@ function summary(src: Reference, dst: Reference, result: CopyResult, seconds: nu
   );
 }
 
+/**
+ * Turns the engine's refusal of a destination digest that differs from the source's into bad input: a copy keeps
+ * the digest, so `dst@digest` must name the source's digest.
+ */
+function describeDestinationDigest(dst: Reference, error: unknown): unknown {
+  if (!(error instanceof DigestMismatchError) || dst.digest === undefined || error.expected !== dst.digest) {
+    return error;
+  }
+  return new BadCopyInputError(
+    `destination ${dst.toString()} names digest ${dst.digest}, but the source is ${error.actual}; a copy keeps ` +
+      `the digest, so name the destination by tag or as ${dst.withoutIdentifier().toString()}@${error.actual}`,
+  );
+}
+
 /** Runs `promote copy`: copies an image graph by digest and prints its digest. */
 async function runCopy(source: string, destination: string, options: CopyOptionValues): Promise<void> {
   const src = Reference.parse(source);
@@ -53,7 +76,11 @@ async function runCopy(source: string, destination: string, options: CopyOptionV
 
   const started = performance.now();
   try {
-    const result = await client.copy(src, dst, { onProgress: renderer?.onProgress, signal: controller.signal });
+    const result = await client
+      .copy(src, dst, { onProgress: renderer?.onProgress, signal: controller.signal })
+      .catch((error: unknown) => {
+        throw describeDestinationDigest(dst, error);
+      });
     renderer?.close();
     if (options.json) {
       const { digest, mediaType, size, manifests, blobs, bytesUploaded } = result;
@@ -67,6 +94,22 @@ async function runCopy(source: string, destination: string, options: CopyOptionV
     process.off('SIGINT', interrupt);
     await client.close();
   }
+}
+
+/**
+ * Prints a failed copy's error like every other command: the message on stderr and, with --json, the same
+ * `{"error":{"message","exitCode"}}` object on stdout. The exit code mapping is loaded only on failure, because it
+ * imports the Temporal client, which a copy does not need.
+ */
+async function reportCopyError(error: unknown, json: boolean): Promise<number> {
+  const [{ exitCodeOf }, { printErrorJson }] = await Promise.all([import('./exit-codes.js'), import('./output.js')]);
+  const exitCode = exitCodeOf(error);
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`promote: ${message}\n`);
+  if (json) {
+    printErrorJson(message, exitCode);
+  }
+  return exitCode;
 }
 
 /** Adds `promote copy SRC DST`. */
@@ -83,5 +126,11 @@ export function registerCopyCommand(program: Command): void {
     .option('--insecure <registry>', 'reach this registry (host[:port]) over plain HTTP; repeatable', collect, [])
     .option('--concurrency <n>', 'blobs copied at once', positiveInteger, 4)
     .option('--upload-method <method>', 'put: one streamed PUT per blob; patch: PATCH then PUT', uploadMethod, 'put')
-    .action((source: string, destination: string, options: CopyOptionValues) => runCopy(source, destination, options));
+    .action(async (source: string, destination: string, options: CopyOptionValues) => {
+      try {
+        await runCopy(source, destination, options);
+      } catch (error) {
+        process.exitCode = await reportCopyError(error, Boolean(options.json));
+      }
+    });
 }

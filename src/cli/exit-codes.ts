@@ -1,6 +1,8 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { NamespaceNotFoundError } from '@temporalio/common';
 import { InvalidPipelineError } from '../config/load';
+import { BadCopyInputError } from './copy';
+import { CredentialConfigError } from '../oci/auth/credentials';
 import { InvalidDigestError, InvalidReferenceError, RegistryError } from '../oci/errors';
 import { InvalidTemporalConfigError, isUnavailableError, TemporalUnreachableError } from '../temporal/client';
 import { ReleaseAlreadyEndedError } from '../temporal/releases';
@@ -11,9 +13,12 @@ export const ExitCode = {
   Success: 0,
   /** The release or rollback failed, was rejected, expired, was superseded or cancelled; or an unexpected error. */
   Failure: 1,
-  /** Bad input: an invalid reference, digest, pipeline file or option, an unknown stage or release, a rejected approval. */
+  /**
+   * Bad input: an invalid reference, digest, pipeline file, option or docker config, a missing credential helper,
+   * an unknown stage or release, a rejected approval.
+   */
   BadInput: 2,
-  /** Temporal, a worker (for queries and updates) or a registry could not be reached. */
+  /** Temporal, a worker (for queries and updates) or a registry could not be reached; or serve could not listen. */
   Unreachable: 3,
 } as const;
 
@@ -24,8 +29,9 @@ export const EXIT_CODES_HELP = `
 Exit codes:
   0  success; with --wait, the release or rollback completed
   1  failure: the release failed, was rejected, expired, was superseded or cancelled (with --wait)
-  2  bad input: invalid reference, digest, pipeline file or option, unknown stage or release, rejected approval
-  3  cannot reach Temporal, a worker or a registry`;
+  2  bad input: invalid reference, digest, pipeline file, option or docker config, missing credential helper,
+     unknown stage or release, rejected approval
+  3  cannot reach Temporal, a worker or a registry; or serve cannot listen on its address (in use)`;
 
 /** An error with the exit code it ends the command with. */
 export class CliError extends Error {
@@ -49,7 +55,7 @@ function registryExitCode(error: RegistryError): ExitCode {
 
 /** Maps an error to the exit code it ends the command with. */
 export function exitCodeOf(error: unknown): ExitCode {
-  if (error instanceof CliError) {
+  if (error instanceof CliError || error instanceof BadCopyInputError) {
     return error.exitCode;
   }
   if (error instanceof TemporalUnreachableError) {
@@ -60,6 +66,7 @@ export function exitCodeOf(error: unknown): ExitCode {
   }
   if (
     error instanceof InvalidPipelineError ||
+    error instanceof CredentialConfigError ||
     error instanceof InvalidReferenceError ||
     error instanceof InvalidDigestError ||
     error instanceof InvalidTemporalConfigError ||

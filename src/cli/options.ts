@@ -82,18 +82,22 @@ export function findStage(pipeline: Pipeline, name: string): Stage {
   return stage;
 }
 
-/** Finds a stage that images are promoted into, which excludes the source stage. */
+/** Finds a stage that images are promoted into, which excludes the source stage; errors list only those stages. */
 export function findTargetStage(pipeline: Pipeline, name: string): Stage {
-  const stage = findStage(pipeline, name);
-  if (stage === pipeline.stages[0]) {
-    const targets = pipeline.stages.slice(1).map((s) => s.name);
+  const targets = pipeline.stages.slice(1);
+  const stage = targets.find((candidate) => candidate.name === name);
+  if (stage) {
+    return stage;
+  }
+  const expected = `expected one of: ${targets.map((target) => target.name).join(', ')}`;
+  if (pipeline.stages[0].name === name) {
     throw new CliError(
       ExitCode.BadInput,
-      `stage "${name}" is the source of pipeline ${pipeline.name}, where CI pushes; nothing is promoted into it. ` +
-        `Expected one of: ${targets.join(', ')}`,
+      `stage "${name}" is the source of pipeline ${pipeline.name}, where CI pushes; nothing is promoted into it, ` +
+        `so it has no ledger; ${expected}`,
     );
   }
-  return stage;
+  throw new CliError(ExitCode.BadInput, `unknown stage "${name}" in pipeline ${pipeline.name}; ${expected}`);
 }
 
 /** Parses an option value that must be a positive integer, such as --limit. */

@@ -8,6 +8,14 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
+/**
+ * Prints a failed command's error as `{"error":{"message","exitCode"}}` on stdout, the one shape every command
+ * uses with --json, so a script reading stdout learns the outcome as well as the exit code.
+ */
+export function printErrorJson(message: string, exitCode: number): void {
+  printJson({ error: { message, exitCode } });
+}
+
 /** Formats facts as `label  value` lines with the values aligned. */
 export function formatFacts(facts: Fact[]): string {
   const present = facts.filter(([, value]) => value !== undefined && value !== null && value !== '');

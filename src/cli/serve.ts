@@ -1,4 +1,4 @@
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { releaseStarter } from '../../activities/policy';
 import { loadPipelineFile } from '../config/load';
 import { RegistryClient } from '../oci/client';
@@ -35,6 +35,26 @@ function parseListen(value: string): { host: string; port: number } {
   return { host: match[1].replace(/^\[|\]$/g, ''), port };
 }
 
+/** Names the address and the fix when the server cannot listen; a port in use exits 3, like other unreachable parts. */
+function describeListenFailure(listen: { host: string; port: number }, error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL' && code !== 'EACCES') {
+    return error;
+  }
+  const address = listen.host.includes(':') ? `[${listen.host}]:${listen.port}` : `${listen.host}:${listen.port}`;
+  const reasons: Record<string, string> = {
+    EADDRINUSE: 'is in use',
+    EACCES: 'needs privileges',
+    EADDRNOTAVAIL: 'is not on this host',
+  };
+  const reason = reasons[code];
+  return new CliError(
+    ExitCode.Unreachable,
+    `cannot listen on ${address}: the address ${reason} (${code}); choose another with --listen host:port`,
+    { cause: error },
+  );
+}
+
 /** Serves registry notifications until SIGINT or SIGTERM. */
 async function runServe(options: ServeOptionValues): Promise<void> {
   if (options.pipeline.length === 0) {
@@ -66,6 +86,9 @@ async function runServe(options: ServeOptionValues): Promise<void> {
     secretHeader: options.secretHeader,
     logger,
     push: { registry, startRelease: releaseStarter(client, registry, options.taskQueue) },
+  }).catch(async (error: unknown) => {
+    await Promise.all([registry.close(), client.connection.close()]);
+    throw describeListenFailure(options.listen, error);
   });
   logger.info('serving registry notifications', {
     url: `${server.url}${NOTIFICATIONS_PATH}`,
@@ -95,7 +118,11 @@ export function registerServeCommand(program: Command): void {
         'Logs one JSON object per line on stderr. Runs until SIGINT or SIGTERM.',
     )
     .option('--pipeline <file>', 'pipeline file whose triggers to serve; repeatable', collect, [])
-    .option('--listen <host:port>', 'address to listen on', parseListen, { host: '127.0.0.1', port: 8080 })
+    .addOption(
+      new Option('--listen <host:port>', 'address to listen on')
+        .argParser(parseListen)
+        .default({ host: '127.0.0.1', port: 8080 }, '127.0.0.1:8080'),
+    )
     .option('--secret-env <name>', 'environment variable that holds the shared secret', DEFAULT_SECRET_ENV)
     .option('--secret-header <name>', 'request header that carries the secret', 'authorization')
     .option('--task-queue <name>', 'task queue the releases run on', TASK_QUEUE);

@@ -1,7 +1,9 @@
 import { Client } from '@temporalio/client';
+import { type NativeConnection } from '@temporalio/worker';
 import { type Command } from 'commander';
 import { connectWorkerConnection, resolveTemporalSettings } from '../temporal/client';
 import { TASK_QUEUE } from '../temporal/constants';
+import { registerSearchAttributes, searchAttributeCreateCommand } from '../temporal/search-attribute-setup';
 import { createWorker } from '../temporal/worker';
 import { runAction } from './action';
 import { CliError, ExitCode } from './exit-codes';
@@ -42,6 +44,29 @@ function log(message: string, fields: Record<string, unknown> = {}): void {
 }
 
 /**
+ * Registers the search attributes that start and list use. A worker still runs when it may not register them (a
+ * cluster or Temporal Cloud where an operator does), so the warning names the command an operator can run.
+ */
+async function ensureSearchAttributes(connection: NativeConnection, namespace: string): Promise<void> {
+  const command = `'${searchAttributeCreateCommand(namespace)}'`;
+  try {
+    const outcome = await registerSearchAttributes(connection, namespace);
+    if (outcome === 'permission-denied') {
+      log('Warning: no permission to register the search attributes; start and list fail until they exist', {
+        namespace,
+        command,
+      });
+    }
+  } catch (error) {
+    log('Warning: registering the search attributes failed; start and list fail until they exist', {
+      namespace,
+      error: (error as Error).message,
+      command,
+    });
+  }
+}
+
+/**
  * Runs a worker until SIGINT or SIGTERM. The Temporal SDK's runtime handles those signals: it stops polling,
  * lets running activities finish within the shutdown grace time, and then `run()` returns.
  */
@@ -51,6 +76,7 @@ async function runWorker(options: WorkerOptionValues): Promise<void> {
   const connection = await connectWorkerConnection(settings);
   const client = new Client({ connection, namespace: settings.namespace });
   try {
+    await ensureSearchAttributes(connection, settings.namespace);
     const worker = await createWorker({
       connection,
       client,

@@ -1,6 +1,7 @@
 import { Client, Connection, type TLSConfig } from '@temporalio/client';
 import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
+import { SEARCH_ATTRIBUTE_FLAGS } from './search-attribute-setup';
 
 /** Address used when neither a flag, TEMPORAL_ADDRESS nor a profile sets one: a local dev server. */
 export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
@@ -8,6 +9,9 @@ export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
 export const DEFAULT_TEMPORAL_NAMESPACE = 'default';
 /** How long a client waits for the server to respond before giving up. A local dev server responds in milliseconds. */
 export const CONNECT_TIMEOUT_MS = 5_000;
+
+/** `host:port`, the host a name, an IPv4 address or a bracketed IPv6 address. */
+const ADDRESS_PATTERN = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
 
 /** Connection settings given on the command line; each overrides the profile and the environment. */
 export interface ConnectionFlags {
@@ -48,7 +52,8 @@ export class TemporalUnreachableError extends Error {
     options?: { cause?: unknown },
   ) {
     super(
-      `cannot reach Temporal at ${address}; start one with 'temporal server start-dev' or set TEMPORAL_ADDRESS`,
+      `cannot reach Temporal at ${address}; start one with 'temporal server start-dev ${SEARCH_ATTRIBUTE_FLAGS}', ` +
+        'or set TEMPORAL_ADDRESS or --address',
       options,
     );
     this.name = 'TemporalUnreachableError';
@@ -112,8 +117,16 @@ export function resolveTemporalSettings(
     );
   }
   const { connectionOptions } = options;
+  const address = connectionOptions.address ?? DEFAULT_TEMPORAL_ADDRESS;
+  const port = Number(ADDRESS_PATTERN.exec(address)?.[1] ?? Number.NaN);
+  if (!(port >= 1 && port <= 65_535)) {
+    throw new InvalidTemporalConfigError(
+      `invalid Temporal address ${JSON.stringify(address)}; expected host:port, e.g. 127.0.0.1:7233 or ` +
+        'temporal.example.com:7233 (from --address, TEMPORAL_ADDRESS or the profile)',
+    );
+  }
   return {
-    address: connectionOptions.address ?? DEFAULT_TEMPORAL_ADDRESS,
+    address,
     namespace: options.namespace ?? DEFAULT_TEMPORAL_NAMESPACE,
     apiKey: typeof connectionOptions.apiKey === 'string' ? connectionOptions.apiKey : undefined,
     tls: connectionOptions.tls ?? undefined,

@@ -149,10 +149,10 @@ describe('promote approve and reject', () => {
     expectBadInput(run, '"sha256:abc"');
   });
 
-  it('names an unknown stage and lists the stages', async () => {
+  it('names an unknown stage and lists the target stages', async () => {
     const digest = `sha256:${'a'.repeat(64)}`;
     const run = await promote(env, 'approve', '--pipeline', pipelineFile, '--digest', digest, '--stage', 'qa');
-    expectBadInput(run, 'unknown stage "qa" in pipeline shop; expected one of: dev, prod');
+    expectBadInput(run, 'unknown stage "qa" in pipeline shop; expected one of: prod');
   });
 
   it('names a release that does not exist', async () => {
@@ -184,9 +184,9 @@ describe('promote status, history and rollback', () => {
     expectBadInput(run, 'stage "dev" is the source of pipeline shop, where CI pushes');
   });
 
-  it('names an unknown stage in history', async () => {
+  it('lists only stages with a ledger in history', async () => {
     const run = await promote(env, 'history', '--pipeline', pipelineFile, 'staging');
-    expectBadInput(run, 'unknown stage "staging" in pipeline shop; expected one of: dev, prod');
+    expectBadInput(run, 'unknown stage "staging" in pipeline shop; expected one of: prod');
   });
 
   it('rejects a --limit that is not a positive integer', async () => {

@@ -137,8 +137,23 @@ describe('connectClient', () => {
     const connecting = connectClient({ address: `127.0.0.1:${port}`, namespace: 'default' });
     await expect(connecting).rejects.toThrow(TemporalUnreachableError);
     await expect(connecting).rejects.toThrow(
-      `cannot reach Temporal at 127.0.0.1:${port}; start one with 'temporal server start-dev' or set TEMPORAL_ADDRESS`,
+      `cannot reach Temporal at 127.0.0.1:${port}; start one with 'temporal server start-dev --search-attribute `,
     );
+  });
+});
+
+describe('Temporal address', () => {
+  it.each(['not a host', '127.0.0.1', '127.0.0.1:0', 'host:70000', 'http://127.0.0.1:7233'])(
+    'rejects %j',
+    (address) => {
+      expect(() => resolveTemporalSettings({ address }, {})).toThrow(
+        `invalid Temporal address ${JSON.stringify(address)}; expected host:port`,
+      );
+    },
+  );
+
+  it.each(['127.0.0.1:7233', '[::1]:7233', 'temporal.example.com:443', 'localhost:7233'])('accepts %j', (address) => {
+    expect(resolveTemporalSettings({ address }, {}).address).toBe(address);
   });
 });
 
@@ -159,8 +174,10 @@ describe('promote connection settings', () => {
     const run = await promote(env, 'list');
     expect(run.code).toBe(3);
     expect(run.stderr).toBe(
-      `promote: cannot reach Temporal at 127.0.0.1:${port}; start one with 'temporal server start-dev' ` +
-        'or set TEMPORAL_ADDRESS\n',
+      `promote: cannot reach Temporal at 127.0.0.1:${port}; start one with 'temporal server start-dev ` +
+        '--search-attribute PromotePipeline=Keyword --search-attribute PromoteDigest=Keyword ' +
+        "--search-attribute PromoteStage=Keyword --search-attribute PromoteState=Keyword', " +
+        'or set TEMPORAL_ADDRESS or --address\n',
     );
     expect(run.stdout).toBe('');
   });
@@ -174,6 +191,7 @@ describe('promote connection settings', () => {
     expect(run.code).toBe(3);
     expect(json.error.exitCode).toBe(3);
     expect(json.error.message).toContain(`cannot reach Temporal at 127.0.0.1:${port}`);
+    expect(run.stderr).toBe(`promote: ${json.error.message}\n`);
   });
 
   it('connects through a profile of the config file', async () => {

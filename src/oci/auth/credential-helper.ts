@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import type { Credential } from './credentials';
+import { type Credential, CredentialConfigError } from './credentials';
 
 /** Helpers prompt or unlock keychains; a helper still running after this long is stuck. */
 const HELPER_TIMEOUT_MS = 30_000;
@@ -28,7 +28,11 @@ export function runCredentialHelper(helper: string, serverUrl: string): Promise<
     child.once('error', (error: NodeJS.ErrnoException) => {
       const reason =
         error.code === 'ENOENT' ? `${program} was not found on PATH` : `${program} failed to start: ${error.message}`;
-      reject(new Error(`${reason}; install it or remove it from the docker config (credHelpers, credsStore)`));
+      reject(
+        new CredentialConfigError(
+          `${reason}; install it or remove it from the docker config (credHelpers, credsStore)`,
+        ),
+      );
     });
     child.once('close', (code, signal) => {
       const output = Buffer.concat(stdout).toString('utf8');
@@ -36,14 +40,18 @@ export function runCredentialHelper(helper: string, serverUrl: string): Promise<
         try {
           resolve(parseHelperOutput(output));
         } catch {
-          reject(new Error(`${program} get printed something other than a JSON object with Username and Secret`));
+          reject(
+            new CredentialConfigError(
+              `${program} get printed something other than a JSON object with Username and Secret`,
+            ),
+          );
         }
       } else if (NOT_FOUND.test(output)) {
         resolve(undefined);
       } else {
         const exit = signal ? `was killed by ${signal}` : `exited with code ${code}`;
         const detail = Buffer.concat(stderr).toString('utf8').trim().slice(0, 200);
-        reject(new Error(`${program} get ${exit} for ${serverUrl}${detail ? `: ${detail}` : ''}`));
+        reject(new CredentialConfigError(`${program} get ${exit} for ${serverUrl}${detail ? `: ${detail}` : ''}`));
       }
     });
     child.stdin.on('error', () => undefined);

@@ -1,4 +1,16 @@
 /**
+ * Thrown when the credential configuration cannot be used: a docker config that is not valid JSON or has a
+ * malformed entry, or a credential helper it names that is missing or fails. Retrying does not help until
+ * the configuration is fixed.
+ */
+export class CredentialConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CredentialConfigError';
+  }
+}
+
+/**
  * Credentials for one registry, as `docker login` stores them. A registry token is sent to the registry as it is.
  * An identity token is an OAuth2 refresh token, exchanged at the token server for access tokens. A username and
  * password serve Basic auth and token requests.

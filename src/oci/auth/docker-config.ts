@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { runCredentialHelper } from './credential-helper';
-import { canonicalRegistry, type Credential, type CredentialSource } from './credentials';
+import { canonicalRegistry, type Credential, CredentialConfigError, type CredentialSource } from './credentials';
 
 /** The key docker uses for Docker Hub in `auths` and `credHelpers`, and the server URL it gives helpers. */
 export const DOCKER_HUB_CONFIG_KEY = 'https://index.docker.io/v1/';
@@ -50,7 +50,7 @@ function entryToCredential(entry: AuthEntry, path: string, registry: string): Cr
     const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) {
-      throw new Error(
+      throw new CredentialConfigError(
         `${path}: auths entry for ${registry} has an "auth" value that is not base64 of "username:password"`,
       );
     }
@@ -131,10 +131,10 @@ async function readConfig(path: string): Promise<DockerConfigFile> {
     parsed = JSON.parse(text);
   } catch {
     // The parser's message quotes the text around the error, which may be a secret.
-    throw new Error(`${path} is not valid JSON; fix or remove it`);
+    throw new CredentialConfigError(`${path} is not valid JSON; fix or remove it`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new Error(`${path} must contain a JSON object with "auths", "credHelpers" or "credsStore"`);
+    throw new CredentialConfigError(`${path} must contain a JSON object with "auths", "credHelpers" or "credsStore"`);
   }
   return parsed;
 }

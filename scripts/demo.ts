@@ -7,15 +7,20 @@
  * Exits 0 only when the registries show every stage's environment tag on the digest built in dev, and staging back
  * on that digest after the bad build. Ctrl-C stops the processes the demo started. PROMOTE_DEMO_DIR moves the
  * demo's folder (default .demo in the repository).
+ *
+ *   npm run demo -- --keep   leave the stack running after the table, to try commands against it
+ *   npm run demo -- --stop   stop a stack that --keep left running
  */
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { RELEASE_WORKFLOW_TYPE, ROLLBACK_WORKFLOW_TYPE } from '../src/temporal/constants';
 import { PIPELINE_ATTRIBUTE } from '../src/temporal/search-attributes';
+import { printKeptStack, stopKeptStack } from './demo/keep';
 import { DemoStack } from './demo/stack';
 import { demoDir } from './demo/state';
 import { StepLog } from './demo/step-log';
-import { Story } from './demo/story';
+import { Story, type StoryResult } from './demo/story';
 import { finalTable } from './demo/table';
 
 const ROOT = join(__dirname, '..');
@@ -55,39 +60,73 @@ async function cancelLeftovers(client: Client, pipeline: string, log: StepLog): 
   log.step(`cancelled what the interrupted run left running: ${ids.join(', ')}${note}`);
 }
 
-async function main(): Promise<number> {
+const USAGE = 'usage: npm run demo [-- --keep | --stop]';
+
+/** The work of one run: the whole demo, the demo with its stack left running, or the stop of a kept stack. */
+type Mode = 'run' | 'keep' | 'stop';
+
+function parseMode(argv: string[]): Mode {
+  const { values } = parseArgs({
+    args: argv,
+    options: { keep: { type: 'boolean', default: false }, stop: { type: 'boolean', default: false } },
+    strict: true,
+  });
+  if (values.keep && values.stop) {
+    throw new Error(`--keep and --stop exclude each other\n${USAGE}`);
+  }
+  if (values.stop) {
+    return 'stop';
+  }
+  return values.keep ? 'keep' : 'run';
+}
+
+async function main(mode: Mode): Promise<number> {
   const log = new StepLog();
+  if (mode === 'stop') {
+    return stopKeptStack(ROOT, log);
+  }
   const stack = new DemoStack(ROOT, demoDir(ROOT), log);
+  let startup: Promise<void> | undefined;
 
   let stopping = false;
   const interrupt = (reason: string, exitCode: number) => {
     if (stopping) {
+      log.step(`${reason}: still stopping what the demo started`);
       return;
     }
     stopping = true;
     log.step(`${reason}: stopping what the demo started (pids ${stack.pids().join(', ') || 'none'})`);
-    void stack.stop().finally(() => process.exit(exitCode));
+    // A process that start() is still bringing up is stopped when start() returns, hence the second stop().
+    void stack
+      .stop()
+      .then(() => startup?.catch(() => undefined))
+      .then(() => stack.stop())
+      .finally(() => process.exit(exitCode));
   };
-  process.once('SIGINT', () => interrupt('SIGINT', 130));
-  process.once('SIGTERM', () => interrupt('SIGTERM', 143));
-  process.once('SIGHUP', () => interrupt('SIGHUP', 129));
+  // Handlers stay for every signal, not only the first. A second Ctrl-C, or the copy of the signal that a
+  // wrapper such as the tsx CLI relays, must not end this process before its children are stopped.
+  process.on('SIGINT', () => interrupt('SIGINT', 130));
+  process.on('SIGTERM', () => interrupt('SIGTERM', 143));
+  process.on('SIGHUP', () => interrupt('SIGHUP', 129));
   // Output piped into a program that exits early (`npm run demo | head`) must not leave the stack running.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => interrupt(`stdout: ${error.code ?? error.message}`, 1));
   process.on('uncaughtException', (error) => interrupt(`unexpected error: ${error.stack ?? error.message}`, 1));
 
   let connection: Connection | undefined;
   let table: string[] = [];
+  let result: StoryResult | undefined;
   let verdict: string;
   let code = 1;
   try {
-    await stack.start();
+    startup = stack.start();
+    await startup;
     connection = await Connection.connect({ address: stack.temporal.address });
     const client = new Client({ connection });
     if (stack.previousRunInterrupted) {
       await cancelLeftovers(client, stack.pipeline.name, log);
     }
 
-    const result = await new Story(ROOT, stack, client, log).run();
+    result = await new Story(ROOT, stack, client, log).run();
     table = finalTable(stack, result);
     stack.finish();
     if (result.problems.length > 0) {
@@ -110,6 +149,13 @@ async function main(): Promise<number> {
   if (stopping) {
     return 130;
   }
+  if (mode === 'keep' && result !== undefined) {
+    log.step(`${verdict} (${log.elapsed().toFixed(1)} s)`);
+    log.raw(table);
+    printKeptStack(stack, result, stack.keep(), log);
+    // The kept processes would hold the event loop open through their ChildProcess handles.
+    process.exit(code);
+  }
   await stack.stop();
   log.step('stopped the worker, the registries and the Temporal server');
   log.step(`${verdict} (${log.elapsed().toFixed(1)} s)`);
@@ -117,6 +163,14 @@ async function main(): Promise<number> {
   return code;
 }
 
-void main().then((code) => {
+let mode: Mode;
+try {
+  mode = parseMode(process.argv.slice(2));
+} catch (error) {
+  const message = (error as Error).message;
+  process.stderr.write(`demo: ${message.includes(USAGE) ? message : `${message}\n${USAGE}`}\n`);
+  process.exit(2);
+}
+void main(mode).then((code) => {
   process.exitCode = code;
 });

@@ -26,9 +26,12 @@ export class PromoteCli {
     this.env = cliEnvironment(demoDir, address);
   }
 
-  /** Returns the command as a person types it in a clone of this repository. */
+  /**
+   * Returns the command as a person types it in a clone of this repository. `-s` keeps npm's banner off stdout, so
+   * the output can be parsed.
+   */
   display(args: string[]): string {
-    return `npm run promote -- ${this.withAddress(args).map(quote).join(' ')}`;
+    return `npm run -s promote -- ${this.withAddress(args).map(quote).join(' ')}`;
   }
 
   /** Runs `promote ARGS --address …` to its end. */

@@ -40,6 +40,10 @@ export class DemoStack {
   /** True when the run before this one did not finish, so releases it started may still be running. */
   previousRunInterrupted = false;
   private readonly started: { name: string; process: ChildProcess; stop: () => Promise<void> }[] = [];
+  /** Set by stop(): a process that start() brings up afterwards is stopped at once, and start() goes no further. */
+  private stopping = false;
+  /** Stops of processes that start() brought up after stop() was called. */
+  private readonly lateStops: Promise<void>[] = [];
 
   constructor(
     private readonly root: string,
@@ -68,7 +72,8 @@ export class DemoStack {
 
     const dbFile = join(this.dir, 'temporal.db');
     const reused = fileExists(dbFile);
-    this.temporal = await startTemporalServer({ dbFile, port: this.ports.temporal, uiPort: this.ports.ui });
+    const logFile = join(this.dir, 'temporal.log');
+    this.temporal = await startTemporalServer({ dbFile, port: this.ports.temporal, uiPort: this.ports.ui, logFile });
     this.track('temporal', this.temporal.process, true, () => this.temporal.stop());
     // The gRPC port opens before the web UI serves pages; the address printed below must already work.
     await waitUntil(`Temporal web UI on ${this.temporal.uiUrl}`, async () => (await fetch(this.temporal.uiUrl!)).ok);
@@ -83,6 +88,7 @@ export class DemoStack {
 
     this.cli = new PromoteCli(this.root, this.dir, this.temporal.address);
     await this.startWorker();
+    this.throwIfStopping();
   }
 
   /** Marks the run as finished in the state file, so the next run does not look for releases it left running. */
@@ -96,13 +102,25 @@ export class DemoStack {
    * that is going away, then the registries and the Temporal server together.
    */
   async stop(): Promise<void> {
+    this.stopping = true;
     const worker = this.started.filter((entry) => entry.name === 'worker');
     const others = this.started.filter((entry) => entry.name !== 'worker');
     await Promise.all(worker.map((entry) => entry.stop().catch(() => undefined)));
     await Promise.all(others.map((entry) => entry.stop().catch(() => undefined)));
+    await Promise.all(this.lateStops);
     this.started.length = 0;
-    this.state.processes = [];
-    writeState(this.dir, this.state);
+    if (this.state !== undefined) {
+      this.state.processes = [];
+      writeState(this.dir, this.state);
+    }
+  }
+
+  /**
+   * Leaves the stack running after this process exits: its processes stay recorded in the state file, so that
+   * `npm run demo -- --stop` or the next run stops them. Returns them.
+   */
+  keep(): DemoProcess[] {
+    return this.state.processes;
   }
 
   /** PIDs of the processes still running, for the line printed on Ctrl-C. */
@@ -112,6 +130,7 @@ export class DemoStack {
 
   private async startRegistry(name: string, port: number, stages: string): Promise<LocalRegistry> {
     const storageDir = join(this.dir, name);
+    this.throwIfStopping();
     const registry = await startRegistry({ port, storageDir });
     this.track(name, registry.process, true, () => registry.stop());
     this.log.step(
@@ -148,6 +167,7 @@ export class DemoStack {
   }
 
   private async startWorker(): Promise<void> {
+    this.throwIfStopping();
     const logFile = join(this.dir, 'worker.log');
     const offset = fileExists(logFile) ? statSync(logFile).size : 0;
     const worker = this.cli.spawnWorker(logFile);
@@ -177,8 +197,22 @@ export class DemoStack {
     );
   }
 
-  /** Remembers a process to stop, and records it in the state file unless `record` is false. */
+  /** Stops start() between two processes once stop() has been called. */
+  private throwIfStopping(): void {
+    if (this.stopping) {
+      throw new Error('the demo is stopping');
+    }
+  }
+
+  /**
+   * Remembers a process to stop, and records it in the state file unless `record` is false. A process that came
+   * up after stop() was called is stopped at once.
+   */
   private track(name: string, child: ChildProcess, record: boolean, stop: () => Promise<void>): void {
+    if (this.stopping) {
+      this.lateStops.push(stop().catch(() => undefined));
+      return;
+    }
     this.started.push({ name, process: child, stop });
     if (record) {
       this.remember(name, child);

@@ -103,12 +103,14 @@ export function commandLineOf(pid: number): string | undefined {
 }
 
 /**
- * Stops processes a killed run left behind. A process counts as the demo's only while its PID still runs the
- * command line recorded when the demo started it, so a PID the system has reused for something else is left alone.
+ * Stops processes a killed run, or a run with `--keep`, left behind: the worker first, so that it does not wait for
+ * a Temporal server that is gone. A process counts as the demo's only while its PID still runs the command line
+ * recorded when the demo started it, so a PID the system has reused for something else is left alone.
  */
 export async function stopLeftovers(processes: DemoProcess[]): Promise<DemoProcess[]> {
   const stopped: DemoProcess[] = [];
-  for (const leftover of processes) {
+  const workersFirst = [...processes].sort((a, b) => Number(b.name === 'worker') - Number(a.name === 'worker'));
+  for (const leftover of workersFirst) {
     if (commandLineOf(leftover.pid) !== leftover.commandLine) {
       continue;
     }

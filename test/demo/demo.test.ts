@@ -1,11 +1,12 @@
 /**
- * Runs `npm run demo` in a temporary demo folder: twice to its end, then once interrupted with Ctrl-C (SIGINT to
- * its whole process group, as a terminal sends it), then once more after the interruption. After each complete
- * run the registries' storage is served again by a fresh registry, so the table is checked against what the
- * registries hold, not only against the demo's own output.
+ * Runs `npm run demo` in a temporary demo folder: twice to its end, then once interrupted with Ctrl-C pressed twice
+ * while a release runs (SIGINT to its whole process group, as a terminal sends it), then once more after the
+ * interruption. A last run with `--keep` leaves its stack up for the printed commands, until `--stop`. After
+ * each complete run the registries' storage is served again by a fresh registry, so the table is checked against
+ * what the registries hold, not only against the demo's own output.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { exec, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LocalRegistry, startRegistry } from '../../scripts/lib/registry';
@@ -31,10 +32,17 @@ interface TableRow {
 
 let demoDir: string;
 
-/** Runs `npm run demo` in its own process group; with `interruptAt`, sends SIGINT to the group once it is printed. */
-function runDemo(interruptAt?: RegExp): Promise<DemoRun> {
+/** When to press Ctrl-C: once `pattern` is printed and `delayMs` more have passed, `presses` times 100 ms apart. */
+interface Interruption {
+  pattern: RegExp;
+  delayMs: number;
+  presses: number;
+}
+
+/** Runs `npm run demo -- ARGS` in its own process group; with `interrupt`, sends SIGINT to the group. */
+function runDemo(args: string[] = [], interrupt?: Interruption): Promise<DemoRun> {
   return new Promise((resolve) => {
-    const child = spawn('npm', ['run', 'demo'], {
+    const child = spawn('npm', ['run', 'demo', '--', ...args], {
       cwd: ROOT,
       env: { ...process.env, PROMOTE_DEMO_DIR: demoDir },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -42,16 +50,39 @@ function runDemo(interruptAt?: RegExp): Promise<DemoRun> {
     });
     let output = '';
     let interrupted = false;
+    const press = (remaining: number) => {
+      try {
+        process.kill(-child.pid!, 'SIGINT');
+      } catch {
+        return; // The group has exited already.
+      }
+      if (remaining > 1) {
+        setTimeout(() => press(remaining - 1), 100);
+      }
+    };
     const append = (chunk: Buffer) => {
       output += chunk.toString();
-      if (interruptAt && !interrupted && interruptAt.test(output)) {
+      if (interrupt && !interrupted && interrupt.pattern.test(output)) {
         interrupted = true;
-        process.kill(-child.pid!, 'SIGINT');
+        setTimeout(() => press(interrupt.presses), interrupt.delayMs);
       }
     };
     child.stdout.on('data', append);
     child.stderr.on('data', append);
     child.once('close', (code, signal) => resolve({ code, signal, output }));
+  });
+}
+
+/** Runs a command line printed by the demo in a shell, the way a person pastes it. */
+function runPrinted(command: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    exec(command, { cwd: ROOT, env: { ...process.env, PROMOTE_DEMO_DIR: demoDir } }, (error, stdout, stderr) => {
+      let code = 0;
+      if (error !== null) {
+        code = typeof error.code === 'number' ? error.code : -1;
+      }
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
@@ -73,13 +104,34 @@ function pids(output: string): number[] {
   return [...output.matchAll(/\(pid (\d+)\)/g)].map((match) => Number(match[1]));
 }
 
+/** True while `pid` runs; a zombie (ended, not yet reaped by its new parent) does not count. */
 function isRunning(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
   } catch {
     return false;
   }
+}
+
+/**
+ * Returns the running processes whose environment names the demo folder (npm, the demo, the worker, the server and
+ * the registries inherit it) or one of `releases` (the worker sets PROMOTE_RELEASE for hooks).
+ */
+function demoProcesses(releases: string[]): string[] {
+  const markers = [`PROMOTE_DEMO_DIR=${demoDir}`, ...releases.map((release) => `PROMOTE_RELEASE=${release}`)];
+  const found: string[] = [];
+  for (const name of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    try {
+      const environment = readFileSync(`/proc/${name}/environ`, 'utf8').split('\0');
+      if (markers.some((marker) => environment.includes(marker)) && isRunning(Number(name))) {
+        found.push(`${name}: ${readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ')}`);
+      }
+    } catch {
+      // The process ended while it was read, or belongs to another user.
+    }
+  }
+  return found;
 }
 
 /** Serves a demo registry's storage again and returns the digest a tag points at. */
@@ -113,7 +165,7 @@ async function expectCompleteRun(run: DemoRun): Promise<TableRow[]> {
   expect(rows.find((row) => row.stage === 'staging')?.approvedBy).toBe('(no gate)');
 
   const approve =
-    /a person types: (npm run promote -- approve (release-app-[0-9a-f]{64}) --stage prod --as alice .*)$/m.exec(
+    /a person types: (npm run -s promote -- approve (release-app-[0-9a-f]{64}) --stage prod --as alice .*)$/m.exec(
       run.output,
     );
   expect(approve?.[2]).toBe(`release-app-${good.slice('sha256:'.length)}`);
@@ -154,14 +206,21 @@ describe('npm run demo', () => {
     expect(run.output).toMatch(/promote list: 4 releases of app .*2 failed, 2 completed/);
   });
 
-  test('Ctrl-C stops every process it started', async () => {
-    const run = await runDemo(/promote start \S+ --as ci: release-app-/);
+  test('Ctrl-C during a release stops every process', async () => {
+    // Staging's hook runs half a second after test's line; the second press is what a wrapper relays, or an
+    // impatient person types.
+    const run = await runDemo([], { pattern: /\] test: \S+ now sha256:/, delayMs: 500, presses: 2 });
     const started = pids(run.output);
     expect(started).toHaveLength(4);
     expect(run.output).toContain('SIGINT: stopping what the demo started');
+    expect(run.output).not.toContain('waits for approval by');
     for (const pid of started) {
-      expect(isRunning(pid)).toBe(false);
+      expect({ pid, running: isRunning(pid) }).toEqual({ pid, running: false });
     }
+    expect(run.output).toMatch(/--as ci: release-app-[0-9a-f]{64}/);
+    // NOTE: a hook that the worker was running can outlive the worker for a few seconds in its own process group.
+    // This checks only the processes the demo started, because demoProcesses([release]) would list that hook.
+    expect(demoProcesses([])).toEqual([]);
     const state = JSON.parse(readFileSync(join(demoDir, 'state.json'), 'utf8')) as { finished: boolean };
     expect(state.finished).toBe(false);
   });
@@ -170,5 +229,39 @@ describe('npm run demo', () => {
     const run = await runDemo();
     await expectCompleteRun(run);
     expect(run.output).toMatch(/cancelled what the interrupted run left running: release-app-[0-9a-f]{64}\n/);
+  });
+
+  test('--keep leaves a stack the printed commands use', async () => {
+    const run = await runDemo(['--keep']);
+    const rows = await expectCompleteRun(run);
+    const kept = /kept running: .* \(pids ([\d, ]+)\)$/m.exec(run.output);
+    expect(kept).not.toBeNull();
+    const keptPids = kept![1].split(', ').map(Number);
+    expect(keptPids).toHaveLength(4);
+    try {
+      for (const pid of keptPids) {
+        expect({ pid, running: isRunning(pid) }).toEqual({ pid, running: true });
+      }
+      const status = /^ {2}(npm run -s promote -- status \S+) (--address \S+)$/m.exec(run.output);
+      expect(status).not.toBeNull();
+      const shown = await runPrinted(`${status![1]} --json ${status![2]}`);
+      expect(shown.stderr).toBe('');
+      expect(JSON.parse(shown.stdout)).toMatchObject({ releaseId: rows[0].release, state: 'completed' });
+
+      const list = /^ {2}(npm run -s promote -- list .*--json.*)$/m.exec(run.output);
+      expect(list).not.toBeNull();
+      const listed = await runPrinted(list![1]);
+      const releases = JSON.parse(listed.stdout) as { releaseId: string }[];
+      expect(releases.map((release) => release.releaseId)).toContain(rows[0].release);
+      expect(run.output).toMatch(/Stop it with: PROMOTE_DEMO_DIR=\S+ npm run demo -- --stop/);
+    } finally {
+      const stopped = await runDemo(['--stop']);
+      expect(stopped.output).toMatch(/stopped worker \(pid \d+\), temporal/);
+      expect(stopped.code).toBe(0);
+    }
+    for (const pid of keptPids) {
+      expect({ pid, running: isRunning(pid) }).toEqual({ pid, running: false });
+    }
+    expect(demoProcesses([])).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { freePort, waitUntil } from '../scripts/lib/ports';
 import { requireTool } from '../scripts/lib/tools';
 import { parsePipelineYaml } from '../src/config/load';
@@ -108,10 +108,15 @@ function asPromote(command: string): Invocation | undefined {
   let rest: string[];
   if (words[0] === 'promote') {
     rest = words.slice(1);
-  } else if (words.slice(0, 4).join(' ') === 'npm run promote --') {
-    rest = words.slice(4);
+  } else if (words.slice(0, 5).join(' ') === 'npm run -s promote --') {
+    rest = words.slice(5);
   } else {
     return undefined;
+  }
+  // Words after a pipe belong to the next program (`… --json | jq …`).
+  const pipe = rest.indexOf('|');
+  if (pipe >= 0) {
+    rest = rest.slice(0, pipe);
   }
   const flags = rest.filter((word) => word.startsWith('--')).map((flag) => flag.split('=')[0]);
   return { subcommand: rest[0], flags, where: 'README.md' };
@@ -187,6 +192,10 @@ function sourceInvocations(): Invocation[] {
         continue;
       }
       const flags = [...group.matchAll(/'(--[a-z][a-z-]*)'/g)].map((flag) => flag[1]);
+      // Helpers named like `promoteJson(…)` or `cli.json(…)` add --json to the arguments they are given.
+      if (/json(<[^()]*>)?\(\[?$/i.test(text.slice(Math.max(0, open - 200), open + 1))) {
+        flags.push('--json');
+      }
       invocations.push({ subcommand: match[1], flags, where: file.slice(ROOT.length + 1) });
     }
   }
@@ -233,7 +242,9 @@ test('other commands are all run', () => {
   const runWhere: Record<string, boolean> = {
     'npm ci': /^npm ci\b/m.test(ci),
     'npm test': /^npm test\b/m.test(ci),
-    'npm run demo': demoTest.includes("spawn('npm', ['run', 'demo']"),
+    'npm run demo -- --keep': demoTest.includes("runDemo(['--keep'])"),
+    'npm run demo -- --stop': demoTest.includes("runDemo(['--stop'])"),
+    'npm run demo': demoTest.includes("spawn('npm', ['run', 'demo'"),
     // Run by the next test.
     'temporal operator search-attribute create': true,
   };
@@ -298,11 +309,26 @@ test('search attribute command registers every attribute', async () => {
 }, 60_000);
 
 test('pipeline example is a valid pipeline', () => {
-  const pipelines = codeBlocks(README).filter((block) => block.language === 'yaml' && /^stages:/m.test(block.text));
+  const pipelines = codeBlocks(README).filter(
+    (block) => block.language === 'yaml' && /^name:.*\n[\s\S]*^stages:/m.test(block.text),
+  );
   expect(pipelines).toHaveLength(1);
   const pipeline = parsePipelineYaml(pipelines[0].text, 'README.md');
   expect(pipeline.stages.map((stage) => stage.name)).toEqual(['dev', 'test', 'staging', 'prod']);
   expect(pipeline.stages[3].approval?.approvers).toEqual(['alice', 'bob']);
+});
+
+test('triggers example loads into a pipeline', () => {
+  const blocks = codeBlocks(README).filter((block) => block.language === 'yaml');
+  const rules = blocks.find((block) => /^triggers:/m.test(block.text));
+  const full = blocks.find((block) => /^name:.*\n[\s\S]*^stages:/m.test(block.text));
+  expect(rules).toBeDefined();
+  const snippet = parse(rules!.text) as { triggers: unknown[]; stages: { name: string; when?: unknown }[] };
+  const pipeline = parse(full!.text) as { stages: { name: string; when?: unknown }[] };
+  pipeline.stages.find((stage) => stage.name === 'prod')!.when = snippet.stages.find((s) => s.name === 'prod')?.when;
+  const loaded = parsePipelineYaml(stringify({ ...pipeline, triggers: snippet.triggers }), 'README.md');
+  expect(loaded.triggers).toHaveLength(1);
+  expect(loaded.stages[3].when).toBeDefined();
 });
 
 test('profile example loads as a profile', () => {

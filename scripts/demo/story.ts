@@ -110,8 +110,14 @@ export class Story {
   }
 
   private async release(build: AppBuild, approve: boolean): Promise<FinishedRelease> {
-    const args = ['start', '--pipeline', this.stack.pipelineFile, build.reference, '--as', STARTED_BY];
-    const { value: started } = await this.stack.cli.json<StartedRelease>(args);
+    const { value: started } = await this.stack.cli.json<StartedRelease>([
+      'start',
+      '--pipeline',
+      this.stack.pipelineFile,
+      build.reference,
+      '--as',
+      STARTED_BY,
+    ]);
     this.expect(
       started.digest === build.digest,
       `promote start resolved ${started.digest}, but dev built ${build.digest}`,

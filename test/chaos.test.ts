@@ -18,7 +18,10 @@ test('short chaos run ends with every release correct', async () => {
       ['--import', 'tsx', join(ROOT, 'scripts', 'chaos', 'main.ts'), '--short', '--seed', SEED],
       { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 },
       (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+        let code = 0;
+        if (error !== null) {
+          code = typeof error.code === 'number' ? error.code : -1;
+        }
         resolve({ code, stdout, stderr });
       },
     );

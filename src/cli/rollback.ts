@@ -1,13 +1,17 @@
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { type Command } from 'commander';
 import { loadPipelineFile } from '../config/load';
 import { parseDigest } from '../oci/digest';
+import { stageWorkflowId } from '../temporal/ids';
 import { startRollback } from '../temporal/releases';
+import { type LedgerEntry, ledgerQuery } from '../../workflows/messages';
+import { chooseRollbackTarget } from '../../workflows/rollback-target';
 import { runAction, withClient } from './action';
-import { ExitCode } from './exit-codes';
+import { CliError, ExitCode } from './exit-codes';
 import { followWorkflow } from './follow';
 import { addCommonOptions, type ConnectionOptionValues, defaultPerson, findTargetStage } from './options';
 import { formatTime, printFacts, printJson } from './output';
-import { exitCodeForFinalState, formatWorkflowStatus } from './status-view';
+import { exitCodeForFinalState, formatWorkflowStatus, withWorkerDeadline } from './status-view';
 
 interface RollbackOptionValues extends ConnectionOptionValues {
   pipeline: string;
@@ -17,12 +21,39 @@ interface RollbackOptionValues extends ConnectionOptionValues {
   wait?: boolean;
 }
 
+/**
+ * Picks the rollback target from the stage's ledger the way the rollback workflow does, so that a target the
+ * workflow would reject ends the command with exit 2 before any workflow starts. The workflow checks again under
+ * the stage's lock, because the ledger may change in between. Returns the target digest.
+ */
+async function checkRollbackTarget(client: Client, pipeline: string, stage: string, to?: string): Promise<string> {
+  const workflowId = stageWorkflowId(pipeline, stage);
+  let ledger: LedgerEntry[];
+  try {
+    ledger = await withWorkerDeadline(client, `the ledger query of ${workflowId}`, () =>
+      client.workflow.getHandle(workflowId).query(ledgerQuery, {}),
+    );
+  } catch (error) {
+    // The stage workflow starts with the first release that reaches the stage, so its ledger is empty before.
+    if (!(error instanceof WorkflowNotFoundError)) {
+      throw error;
+    }
+    ledger = [];
+  }
+  const choice = chooseRollbackTarget(ledger, to);
+  if ('problem' in choice) {
+    throw new CliError(ExitCode.BadInput, `cannot roll back ${pipeline}/${stage}: ${choice.problem}`);
+  }
+  return choice.target;
+}
+
 async function runRollback(stageName: string, options: RollbackOptionValues): Promise<ExitCode> {
   const pipeline = loadPipelineFile(options.pipeline);
   const stage = findTargetStage(pipeline, stageName);
   const to = options.to === undefined ? undefined : parseDigest(options.to);
 
   return withClient(options, async (client) => {
+    const target = await checkRollbackTarget(client, pipeline.name, stage.name, to);
     const handle = await startRollback(client, {
       pipeline,
       stage: stage.name,
@@ -35,12 +66,12 @@ async function runRollback(stageName: string, options: RollbackOptionValues): Pr
       printFacts([
         ['rollback', rollbackId],
         ['stage', `${pipeline.name}/${stage.name} (${stage.repository}:${stage.environmentTag})`],
-        ['target', to ?? 'the last good digest before the current one'],
+        ['target', to ?? `${target} (the last good digest before the current one)`],
         [
           'approval',
           stage.approval
             ? `needs ${stage.approval.required} of ${stage.approval.approvers.join(', ')}: ` +
-              `promote approve ${rollbackId} --stage ${stage.name} --digest <target digest>`
+              `promote approve ${rollbackId} --stage ${stage.name} --digest ${target}`
             : undefined,
         ],
       ]);

@@ -11,6 +11,7 @@ import { pushImage } from '../../scripts/lib/images';
 import { waitUntil } from '../../scripts/lib/ports';
 import { type LocalRegistry, startRegistry } from '../../scripts/lib/registry';
 import { type LocalTemporalServer, startTemporalServer } from '../../scripts/lib/temporal-server';
+import { ROLLBACK_WORKFLOW_TYPE } from '../../src/temporal/constants';
 import type { ApprovalResult, LedgerEntry, ReleaseStatus, RollbackStatus } from '../../workflows/messages';
 import { tagDigest } from '../helpers/pipelines';
 import { isFinished, waitForRelease } from '../helpers/temporal';
@@ -386,6 +387,24 @@ describe('promote rollback', () => {
 
     const rejection = await promote(env, 'reject', id!, '--as', 'alice', '--digest', digests[1]);
     expect(rejection.code).toBe(0);
+  });
+
+  it('exits 2 without starting a workflow for a target the ledger rules out', async () => {
+    const rollbacks = `WorkflowType = '${ROLLBACK_WORKFLOW_TYPE}'`;
+    const before = (await client.workflow.count(rollbacks)).count;
+    const unknown = `sha256:${'0'.repeat(64)}`;
+    const cases: [string[], string][] = [
+      [['--to', unknown, '--wait'], `digest ${unknown} does not appear in the ledger`],
+      [['--to', digests[0]], `the environment tag already points at ${digests[0]}`],
+      [[], `no promoted digest other than ${digests[0]} precedes it in the ledger`],
+    ];
+    for (const [flags, reason] of cases) {
+      const run = await promote(env, 'rollback', '--pipeline', pipelineFile, 'prod', ...flags);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain(`promote: cannot roll back web/prod: ${reason}`);
+      expect(run.stdout).toBe('');
+    }
+    expect((await client.workflow.count(rollbacks)).count).toBe(before);
   });
 });
 

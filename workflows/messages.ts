@@ -137,6 +137,8 @@ export interface StageStatus {
   startedAt?: string;
   finishedAt?: string;
   failure?: string;
+  /** Reason the release ended before this stage although nothing failed: the stage's `when` rule did not hold. */
+  stoppedBy?: string;
 }
 
 /** The full state of a release, returned by `releaseStatusQuery` and as the workflow's result. */

@@ -8,6 +8,8 @@
 import {
   ActivityFailure,
   allHandlersFinished,
+  CancellationScope,
+  CancelledFailure,
   condition,
   isCancellation,
   log,
@@ -47,10 +49,15 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
   try {
     await runRelease(input, targets, tracker, gates, locks, events);
   } catch (error) {
-    if (isCancellation(error)) {
+    // After a cancellation request an activity may fail instead of being cancelled (its worker died, so it timed
+    // out); the release still ends as cancelled, which is what Temporal reports for it.
+    const cancelRequested = CancellationScope.current().consideredCancelled && error instanceof ActivityFailure;
+    if (isCancellation(error) || cancelRequested) {
       markCancelled(tracker, targets);
       log.info('Release cancelled', { pipeline: input.pipeline.name, digest: tracker.digest });
-      throw error;
+      throw isCancellation(error)
+        ? error
+        : new CancelledFailure('the release was cancelled', [], error as ActivityFailure);
     }
     if (!(error instanceof ActivityFailure)) {
       // Anything else is a bug in this code; rethrowing fails the workflow task, which Temporal retries after a fix.
@@ -100,7 +107,7 @@ async function runRelease(
   for (const [index, stage] of targets.entries()) {
     const stop = whenStops(stage, index + 1, facts);
     if (stop) {
-      tracker.stage(stage.name).failure = stop;
+      tracker.stage(stage.name).stoppedBy = stop;
       tracker.finish('completed');
       events.emit('release.completed', stage.name, { stoppedBy: stop });
       log.info('Release stopped by a when rule', { pipeline: input.pipeline.name, stage: stage.name, reason: stop });

@@ -2,7 +2,8 @@
 import {
   type Client,
   isGrpcDeadlineError,
-  WorkflowFailedError,
+  isGrpcServiceError,
+  type WorkflowExecutionDescription,
   WorkflowNotFoundError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
@@ -15,21 +16,23 @@ import {
   type StageStatus,
 } from '../../workflows/messages';
 import { CliError, ExitCode } from './exit-codes';
+import { readEndedStatus, type ShownStatus } from './status-closed';
 import { type Fact, formatFacts, formatTable, formatTime, shortDigest } from './output';
 
 /** Status of either kind of workflow a person can follow with `promote status`. */
-export type WorkflowStatus = { kind: 'release'; status: ReleaseStatus } | { kind: 'rollback'; status: RollbackStatus };
+export type WorkflowStatus =
+  { kind: 'release'; status: ShownStatus<ReleaseStatus> } | { kind: 'rollback'; status: ShownStatus<RollbackStatus> };
 
 /** How long a query or update may wait for a worker to handle it. */
 export const WORKER_DEADLINE_MS = 15_000;
 
 const FINAL_ROLLBACK_STATES = ['completed', 'failed', 'rejected', 'expired', 'cancelled'];
+const EXTERNAL_ENDINGS = ['terminated', 'timed-out'];
 
 /** Checks whether the workflow reached a state after which nothing changes. */
 export function isFinal(view: WorkflowStatus): boolean {
-  return view.kind === 'release'
-    ? FINAL_RELEASE_STATES.includes(view.status.state)
-    : FINAL_ROLLBACK_STATES.includes(view.status.state);
+  const finalStates: readonly string[] = view.kind === 'release' ? FINAL_RELEASE_STATES : FINAL_ROLLBACK_STATES;
+  return finalStates.includes(view.status.state) || EXTERNAL_ENDINGS.includes(view.status.state);
 }
 
 /** Exit code for a finished workflow: 0 when it completed, 1 for every other ending. */
@@ -43,16 +46,16 @@ export function isRollbackId(id: string): boolean {
 }
 
 /**
- * Reads a workflow's status. A running workflow returns it from the status query, which needs a worker. A closed one
- * is read from its result, which the server keeps, so the status of a finished release needs no worker. A
- * cancelled or terminated workflow has no result, so its status comes from the query after all.
+ * Reads a workflow's status. A running workflow returns it from the status query, which needs a worker. A completed
+ * one is read from its result, which the server keeps, so it needs no worker. A cancelled, terminated or timed-out
+ * one has no result, so its state is Temporal's ending and the rest comes from the query when a worker answers it.
  */
 export async function readWorkflowStatus(client: Client, id: string): Promise<WorkflowStatus> {
   const handle = client.workflow.getHandle(id);
   const kind = isRollbackId(id) ? 'rollback' : 'release';
-  let running: boolean;
+  let description: WorkflowExecutionDescription;
   try {
-    running = (await handle.describe()).status.name === 'RUNNING';
+    description = await handle.describe();
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) {
       throw new CliError(
@@ -65,21 +68,51 @@ export async function readWorkflowStatus(client: Client, id: string): Promise<Wo
     throw error;
   }
 
-  if (!running) {
-    try {
-      const status: unknown = await handle.result();
-      return { kind, status } as WorkflowStatus;
-    } catch (error) {
-      if (!(error instanceof WorkflowFailedError)) {
-        throw error;
-      }
-    }
+  const execution = description.status.name;
+  if (execution === 'COMPLETED') {
+    const status: unknown = await handle.result();
+    return { kind, status } as WorkflowStatus;
   }
-  return await withWorkerDeadline(client, `the status query of ${id}`, async () =>
-    kind === 'rollback'
-      ? { kind, status: await handle.query(rollbackStatusQuery) }
-      : { kind, status: await handle.query(releaseStatusQuery) },
-  );
+  if (execution !== 'RUNNING') {
+    return kind === 'rollback'
+      ? { kind, status: await readEndedStatus<RollbackStatus>(client, handle, description, kind) }
+      : { kind, status: await readEndedStatus<ReleaseStatus>(client, handle, description, kind) };
+  }
+  try {
+    return await withWorkerDeadline(client, `the status query of ${id}`, async () =>
+      kind === 'rollback'
+        ? { kind, status: await handle.query(rollbackStatusQuery) }
+        : { kind, status: await handle.query(releaseStatusQuery) },
+    );
+  } catch (error) {
+    const details = grpcDetailsOf(error);
+    if (error instanceof CliError || details === undefined) {
+      throw error;
+    }
+    // The server rejects a query it cannot dispatch, for example because the run closed after the describe.
+    const again = await handle.describe();
+    if (again.status.name !== 'RUNNING') {
+      return await readWorkflowStatus(client, id);
+    }
+    throw new CliError(
+      ExitCode.Unreachable,
+      `no worker answered the status query of ${id} (${details}); start one with 'promote worker', ` +
+        "or read the worker's log if one runs",
+      { cause: error },
+    );
+  }
+}
+
+/** Returns the details of the gRPC error a Temporal client error wraps, or undefined for any other error. */
+function grpcDetailsOf(error: unknown): string | undefined {
+  let current: unknown = error;
+  while (current instanceof Error) {
+    if (isGrpcServiceError(current)) {
+      return current.details;
+    }
+    current = current.cause;
+  }
+  return undefined;
 }
 
 /**
@@ -118,7 +151,7 @@ function describeHooks(stage: StageStatus): string {
 }
 
 /** Formats a release's status: facts, one line each, then a table of its stages. */
-export function formatReleaseStatus(status: ReleaseStatus): string {
+export function formatReleaseStatus(status: ShownStatus<ReleaseStatus>): string {
   const facts: Fact[] = [
     ['release', status.releaseId],
     ['pipeline', status.pipeline],
@@ -131,6 +164,7 @@ export function formatReleaseStatus(status: ReleaseStatus): string {
     ['finished', status.finishedAt ? formatTime(status.finishedAt) : undefined],
     ['forced', status.force ? 'yes' : undefined],
     ['failure', status.failure],
+    ['note', status.note],
   ];
   for (const refused of status.refusedApprovals) {
     facts.push(['refused', `${refused.person} ${refused.decision} ${refused.stage}: ${refused.reason}`]);
@@ -138,6 +172,9 @@ export function formatReleaseStatus(status: ReleaseStatus): string {
   for (const stage of status.stages) {
     if (stage.failure) {
       facts.push([`${stage.name} failure`, stage.failure]);
+    }
+    if (stage.stoppedBy) {
+      facts.push([`${stage.name} skipped`, stage.stoppedBy]);
     }
   }
   const table = formatTable(
@@ -156,7 +193,7 @@ export function formatReleaseStatus(status: ReleaseStatus): string {
 }
 
 /** Formats a rollback's status, one fact per line. */
-export function formatRollbackStatus(status: RollbackStatus): string {
+export function formatRollbackStatus(status: ShownStatus<RollbackStatus>): string {
   const approved = status.approvals.filter((record) => record.decision === 'approved').map((record) => record.person);
   const facts: Fact[] = [
     ['rollback', status.rollbackId],
@@ -175,6 +212,7 @@ export function formatRollbackStatus(status: RollbackStatus): string {
     ['started', `${formatTime(status.startedAt)} by ${status.requestedBy}`],
     ['finished', status.finishedAt ? formatTime(status.finishedAt) : undefined],
     ['failure', status.failure],
+    ['note', status.note],
   ];
   for (const refused of status.refusedApprovals) {
     facts.push(['refused', `${refused.person} ${refused.decision} ${refused.stage}: ${refused.reason}`]);

@@ -182,13 +182,15 @@ describe('promotion policies', () => {
     const reason =
       'not entered: stages[2].when (final releases only) does not hold: ' +
       'stages[2].when.tag: tag "v1.3.0-rc1" does not match /^v[0-9]+\\.[0-9]+\\.[0-9]+$/';
-    expect(status.stages[1].failure).toBe(reason);
+    expect(status.stages[1].stoppedBy).toBe(reason);
+    expect(status.stages[1].failure).toBeUndefined();
     expect(await tagDigest(registry.url, 'shop/staging', 'staging')).toBe(candidate.digest);
     expect(await tagDigest(registry.url, 'shop/prod', 'prod')).not.toBe(candidate.digest);
 
     // What `promote status` prints for the release.
     const text = formatWorkflowStatus(await readWorkflowStatus(environment.client, workflowId));
-    expect(text).toContain(`prod failure  ${reason}`);
+    expect(text).toContain(`prod skipped  ${reason}`);
+    expect(text).not.toContain('prod failure');
   });
 
   it('sends signed events in order', async () => {

@@ -104,8 +104,9 @@ test('worker variables are all read by the code', () => {
   expect(Object.keys(environment).length).toBeGreaterThan(0);
   const defaults = workerSettings({});
   for (const [name, value] of Object.entries(environment)) {
-    // A changed value, because the file may set a variable to its default (TEMPORAL_NAMESPACE: default).
-    const probe = `${value}0`;
+    // A changed value, because the file may set a variable to its default (TEMPORAL_NAMESPACE: default). The prefix
+    // keeps an address valid, where a suffix would make its port out of range.
+    const probe = `x${value}`;
     expect({ name, changesASetting: workerSettings({ [name]: probe }) !== defaults }).toEqual({
       name,
       changesASetting: true,

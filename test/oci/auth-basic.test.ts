@@ -100,7 +100,7 @@ test('missing credentials name the registry to log in to', async () => {
   });
 
   await expect(request).rejects.toThrow(
-    `no credentials for ${registry.host} were found; run docker login ${registry.host}`,
+    `no credentials for ${registry.host} were found; run 'docker login ${registry.host}'`,
   );
 });
 

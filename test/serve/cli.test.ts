@@ -111,7 +111,7 @@ describe('promote policy check', () => {
   it('rejects a bad tag with exit code 2', async () => {
     const run = await promote(env, 'policy', 'check', pipelineFile, 'not a tag');
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain('invalid tag or digest "not a tag"');
+    expect(run.stderr).toContain('invalid image reference "not a tag": it contains whitespace');
   });
 });
 

@@ -168,7 +168,10 @@ describe('watcher workflow', () => {
       const late = await pushTagged('long', 'v1.1.0', 'two');
       await waitUntil('release after continue-as-new', async () => (await countReleases(client, 'long', late)) === 1);
 
-      const status = await client.workflow.getHandle(watchWorkflowId('long')).query(watchStatusQuery);
+      // The poll that started the release records the tag when its activity returns, a moment after the start.
+      const handle = client.workflow.getHandle(watchWorkflowId('long'));
+      await waitUntil('both tags known', async () => (await handle.query(watchStatusQuery)).knownTags === 2);
+      const status = await handle.query(watchStatusQuery);
       expect(status.polls).toBeGreaterThan(2);
       expect(status.knownTags).toBe(2);
     } finally {

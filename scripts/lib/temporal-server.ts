@@ -60,6 +60,24 @@ function portAnswers(port: number): Promise<boolean> {
  * until its frontend port accepts connections.
  */
 export async function startTemporalServer(options: TemporalServerOptions = {}): Promise<LocalTemporalServer> {
+  // A port found free can be taken by another process before the server binds it; the server then logs the clash
+  // and hangs instead of exiting, so the start is tried again on new ports.
+  const attempts = 3;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchTemporalServer(options);
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt === attempts) {
+        throw error;
+      }
+    }
+  }
+}
+
+/** A port the dev server was given was taken by another process meanwhile. */
+class PortTakenError extends Error {}
+
+async function launchTemporalServer(options: TemporalServerOptions): Promise<LocalTemporalServer> {
   const binary = requireTool('temporal');
   const port = options.port ?? (await freePort());
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error'];
@@ -92,16 +110,25 @@ export async function startTemporalServer(options: TemporalServerOptions = {}): 
   });
   const stderrTail = () => (options.logFile === undefined ? piped : readFileSync(options.logFile, 'utf8').slice(-4000));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // waitUntil treats a probe's error as "not yet", so a port clash ends the wait through this flag instead.
+  let portTaken = false;
   try {
     await waitUntil(`Temporal dev server on 127.0.0.1:${port}`, async () => {
       if (child.exitCode !== null) {
         throw new Error(`exited with code ${child.exitCode}`);
       }
-      return portAnswers(port);
+      // Only piped output is searched: a log file keeps the lines of earlier runs.
+      portTaken = options.logFile === undefined && piped.includes('address already in use');
+      return portTaken || portAnswers(port);
     });
+    if (portTaken) {
+      throw new PortTakenError('a port it was given is in use');
+    }
   } catch (error) {
     child.kill('SIGKILL');
-    throw new Error(`Temporal dev server did not start: ${(error as Error).message}; stderr: ${stderrTail()}`);
+    await exited;
+    const message = `Temporal dev server did not start: ${(error as Error).message}; stderr: ${stderrTail()}`;
+    throw error instanceof PortTakenError ? new PortTakenError(message) : new Error(message);
   }
 
   return {

@@ -19,7 +19,7 @@ export interface CopyCase {
   target: LocalRegistry;
 }
 
-/** The copy cases; the source images are on registry A, and B is the other registry. */
+/** Returns the copy cases. The source images are on registry A, and B is the other registry. */
 export function copyCases(images: BenchImages, a: LocalRegistry, b: LocalRegistry): CopyCase[] {
   const peers: CopyTool[] = ['promote', 'promote-baseline', 'crane', 'regctl', 'skopeo'];
   return [

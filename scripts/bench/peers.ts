@@ -32,8 +32,8 @@ const SKOPEO_ROOT_CACHE = '/var/lib/containers/cache';
 const SKOPEO_CACHE_FILES = ['blob-info-cache-v1.boltdb', 'blob-info-cache-v1.sqlite'];
 
 /**
- * The environment the tools run in: this process's, without NODE_EXTRA_CA_CERTS. Node reads and parses that
- * file at every start, and a machine that points it at its whole CA bundle (220 KB here) adds 28 ms of CPU time
+ * Returns the environment the tools run in: this process's, without NODE_EXTRA_CA_CERTS. Node reads and parses
+ * that file at every start. A machine that points it at its whole CA bundle (220 KB here) adds 28 ms of CPU time
  * and 2 MB to each start of `promote` and of the HTTP stream, while the Go peers read no such file.
  */
 export function toolEnvironment(): NodeJS.ProcessEnv {
@@ -150,7 +150,7 @@ export class PeerSetup {
   }
 
   /**
-   * Compiles the HTTP stream to plain JavaScript once, so that its runs start as fast as `node` does; running it
+   * Compiles the HTTP stream to plain JavaScript once, so that its runs start as fast as `node` does. Running it
    * through tsx would add the compiler's start-up to every run.
    */
   private buildHttpStream(): void {

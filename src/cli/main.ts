@@ -15,8 +15,8 @@ setFlagsFromString('--interrupt-budget=540672');
 // Every 64 KiB a copy reads allocates a short-lived Buffer, so V8 would double the young generation up to 16 MiB
 // per semi-space, where the garbage Buffers keep their 64 KiB each until a scavenge. Keeping the young generation
 // at its initial size lowered the peak RSS of a 1 GiB `promote copy` from about 95 MiB to about 82 MiB at the same
-// CPU time (Node 20.20, GNU time). It must be set before modules load, or the young generation has grown already;
-// the worker keeps V8's default, since it holds many workflows' objects.
+// CPU time (Node 20.20, GNU time). It must be set before modules load, or the young generation has grown already.
+// Other commands keep V8's default, because the worker's heap contains the objects of many workflows.
 if (process.argv[2] === 'copy') {
   setFlagsFromString('--semi-space-growth-factor=1');
 }

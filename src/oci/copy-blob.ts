@@ -79,7 +79,7 @@ export function isRetryableCopyError(error: unknown, signal: AbortSignal): boole
   return typeof code === 'string' && RETRYABLE_CODES.has(code);
 }
 
-/** How a blob reaches the destination: it is there already, it was mounted, or it has to be uploaded. */
+/** Outcome of checking a blob: the destination has it, it was mounted, or it has to be uploaded. */
 export type BlobPlan = { outcome: 'skipped' | 'mounted' } | { outcome: 'upload'; session?: string };
 
 /**

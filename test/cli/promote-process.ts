@@ -59,6 +59,26 @@ export function promote(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Prom
   });
 }
 
+/** A `promote` run still going, whose output can be read while it runs. */
+export interface PromoteFollower {
+  /** stdout so far. */
+  stdout(): string;
+  done: Promise<PromoteRun>;
+}
+
+/** Starts `promote ARGS` and returns at once, for commands such as `start --wait` that print as they go. */
+export function promoteFollowing(env: NodeJS.ProcessEnv, ...args: string[]): PromoteFollower {
+  const child = spawn(process.execPath, [...NODE_ARGS, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const done = new Promise<PromoteRun>((resolve) => {
+    child.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+  return { stdout: () => stdout, done };
+}
+
 /** Runs `promote ARGS --json` and parses its stdout. */
 export async function promoteJson<T>(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ run: PromoteRun; json: T }> {
   const run = await promote(env, ...args, '--json');

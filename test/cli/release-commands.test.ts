@@ -15,7 +15,14 @@ import { ROLLBACK_WORKFLOW_TYPE } from '../../src/temporal/constants';
 import type { ApprovalResult, LedgerEntry, ReleaseStatus, RollbackStatus } from '../../workflows/messages';
 import { tagDigest } from '../helpers/pipelines';
 import { isFinished, waitForRelease } from '../helpers/temporal';
-import { promote, promoteEnvironment, promoteJson, type PromoteWorker, startPromoteWorker } from './promote-process';
+import {
+  promote,
+  promoteEnvironment,
+  promoteFollowing,
+  promoteJson,
+  type PromoteWorker,
+  startPromoteWorker,
+} from './promote-process';
 
 jest.setTimeout(120_000);
 
@@ -210,8 +217,14 @@ describe('promote approve', () => {
 describe('promote start --wait', () => {
   it('follows a release to completion and exits 0', async () => {
     const digest = await pushVersion('v2');
-    const waiting = promote(env, 'start', '--pipeline', pipelineFile, '--wait', '--as', 'carol');
+    const waiting = promoteFollowing(env, 'start', '--pipeline', pipelineFile, '--wait', '--as', 'carol');
     await waitForRelease(client, releaseId(digest), (s) => s.state === 'awaiting-approval', 'prod approval', 60_000);
+    // --wait reads the status once a second; approving only after it printed the wait keeps that line in its output.
+    await waitUntil(
+      'start --wait to print the approval wait',
+      () => Promise.resolve(waiting.stdout().includes('awaiting-approval: waiting for approval of prod\n')),
+      60_000,
+    );
 
     const approval = await promote(
       env,
@@ -227,7 +240,7 @@ describe('promote start --wait', () => {
     expect(approval.code).toBe(0);
     expect(approval.stdout).toContain(`approve sent  ${releaseId(digest)} stage prod as bob\n`);
 
-    const run = await waiting;
+    const run = await waiting.done;
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('awaiting-approval: waiting for approval of prod\n');

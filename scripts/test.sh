@@ -11,9 +11,9 @@ status=0
 npx jest --json --outputFile="$results" "$@" || status=$?
 if [[ -s $results ]]; then
   node -e '
-    const r = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
-    const skipped = r.numPendingTests + r.numTodoTests;
-    console.log(`jest: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
+    const summary = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
+    const skipped = summary.numPendingTests + summary.numTodoTests;
+    console.log(`jest: ${summary.numPassedTests} passed, ${summary.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
   ' "$results"
 fi
 exit "$status"

@@ -60,8 +60,8 @@ function portAnswers(port: number): Promise<boolean> {
  * until its frontend port accepts connections.
  */
 export async function startTemporalServer(options: TemporalServerOptions = {}): Promise<LocalTemporalServer> {
-  // A port found free can be taken by another process before the server binds it; the server then logs the clash
-  // and hangs instead of exiting, so the start is tried again on new ports.
+  // Another process can bind a port between freePort() and the server's start. The server then logs the clash and
+  // hangs instead of exiting, so the start is tried again on new ports.
   const attempts = 3;
   for (let attempt = 1; ; attempt++) {
     try {

@@ -10,7 +10,7 @@ import {
   MediaType,
 } from './media-types';
 import type { Reference } from './reference';
-import type { Transport } from './transport';
+import type { RegistryResponse, Transport } from './transport';
 
 /** Registries reject manifests over 4 MiB (Distribution's limit), so a larger body is not a manifest worth reading. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -51,6 +51,27 @@ function rejectSchema1(ref: Reference, mediaType: string): void {
   }
 }
 
+/** Sends HEAD for a manifest with the full Accept list and discards the (empty) body. */
+async function sendManifestHead(
+  transport: Transport,
+  ref: Reference,
+  expect: number[],
+  signal?: AbortSignal,
+): Promise<RegistryResponse> {
+  const response = await transport.request({
+    method: 'HEAD',
+    registry: ref.registry,
+    repository: ref.repository,
+    path: manifestPath(ref),
+    headers: { accept: MANIFEST_ACCEPT },
+    actions: ['pull'],
+    expect,
+    signal,
+  });
+  await response.body.dump();
+  return response;
+}
+
 /**
  * Sends HEAD for a manifest and returns its descriptor, or undefined when the response has no usable
  * digest or media type, so the caller must GET. Throws RegistryError for 404 and other errors.
@@ -60,17 +81,7 @@ export async function headManifest(
   ref: Reference,
   signal?: AbortSignal,
 ): Promise<Descriptor | undefined> {
-  const response = await transport.request({
-    method: 'HEAD',
-    registry: ref.registry,
-    repository: ref.repository,
-    path: manifestPath(ref),
-    headers: { accept: MANIFEST_ACCEPT },
-    actions: ['pull'],
-    expect: [200],
-    signal,
-  });
-  await response.body.dump();
+  const response = await sendManifestHead(transport, ref, [200], signal);
 
   const mediaType = baseMediaType(headerValue(response.headers, 'content-type') ?? '');
   rejectSchema1(ref, mediaType);
@@ -95,17 +106,7 @@ export async function getTagDigest(
   ref: Reference,
   signal?: AbortSignal,
 ): Promise<Digest | undefined> {
-  const response = await transport.request({
-    method: 'HEAD',
-    registry: ref.registry,
-    repository: ref.repository,
-    path: manifestPath(ref),
-    headers: { accept: MANIFEST_ACCEPT },
-    actions: ['pull'],
-    expect: [200, 404],
-    signal,
-  });
-  await response.body.dump();
+  const response = await sendManifestHead(transport, ref, [200, 404], signal);
   if (response.status === 404) {
     return undefined;
   }

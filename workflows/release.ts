@@ -49,8 +49,8 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
   try {
     await runRelease(input, targets, tracker, gates, locks, events);
   } catch (error) {
-    // After a cancellation request an activity may fail instead of being cancelled (its worker died, so it timed
-    // out); the release still ends as cancelled, which is what Temporal reports for it.
+    // After a cancellation request an activity may fail instead of being cancelled, because its worker died and it
+    // timed out. The release still ends as cancelled, which is what Temporal reports for it.
     const cancelRequested = CancellationScope.current().consideredCancelled && error instanceof ActivityFailure;
     if (isCancellation(error) || cancelRequested) {
       markCancelled(tracker, targets);

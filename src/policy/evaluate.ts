@@ -55,7 +55,7 @@ function formatBytes(bytes: number): string {
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]} (${bytes} bytes)`;
 }
 
-/** Longest part of a label or annotation value quoted in a reason; reasons are kept in workflow history. */
+/** Maximum length of a label or annotation value quoted in a reason, because reasons are kept in workflow history. */
 const MAX_QUOTED_VALUE = 80;
 
 function quoteValue(value: string | undefined): string {

@@ -7,7 +7,7 @@ export interface ConditionOutcome {
 }
 
 /**
- * Longest text a regular expression is tested against. Tags have at most 128 characters; labels and
+ * Maximum length of text a regular expression is tested against. Tags have at most 128 characters, but labels and
  * annotations can be longer, and even an expression that passed the load-time check can take polynomial
  * time (`.*.*.*x`), so longer values fail the condition instead of stalling a worker.
  */

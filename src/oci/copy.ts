@@ -197,6 +197,18 @@ export async function copyImage(
   dst: Reference,
   options: CopyOptions = {},
 ): Promise<CopyResult> {
+  // One destination token covers every request of the copy there, including mounts from the source repository. It
+  // is requested while the source manifest is read. A failure here shows again in the request that needs the token.
+  const mountFrom = src.registry === dst.registry ? [src.repository] : [];
+  transport
+    .authorize({
+      registry: dst.registry,
+      repository: dst.repository,
+      actions: ['pull', 'push'],
+      extraPullScopes: mountFrom,
+      signal: options.signal,
+    })
+    .catch(() => undefined);
   const root = await getManifest(transport, src, options.signal);
   const { digest, mediaType, size } = root.descriptor;
   const target = rootTarget(dst, digest);

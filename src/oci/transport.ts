@@ -154,6 +154,17 @@ export class Transport {
     return { status: response.status, headers: response.headers, body: response.body, url: response.url.toString() };
   }
 
+  /**
+   * Learns the registry's challenge and obtains a token for these scopes before the requests that need them. Later
+   * requests for a subset of these scopes reuse that token instead of requesting their own.
+   */
+  async authorize(
+    request: Pick<RegistryRequest, 'registry' | 'repository' | 'actions' | 'extraPullScopes' | 'signal'>,
+  ) {
+    const scope: ScopeRequest = { repository: request.repository, scopes: scopesOf(request), signal: request.signal };
+    await this.authenticatorFor(request.registry).authorization(scope);
+  }
+
   /** Closes the connection pool if this Transport created it. */
   async close(): Promise<void> {
     if (this.ownsDispatcher) {

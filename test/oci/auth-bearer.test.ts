@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRegistry, type LocalRegistry } from '../../scripts/lib/registry';
 import { type Credential, staticCredentials } from '../../src/oci/auth/credentials';
+import { Reference, RegistryClient } from '../../src/oci';
 import { AuthenticationError } from '../../src/oci/errors';
 import { type RegistryRequest, Transport } from '../../src/oci/transport';
 import { seedImage, type SeededImage } from '../fakes/seed-image';
@@ -25,7 +26,9 @@ let registry: LocalRegistry;
 let image: SeededImage;
 const transports: Transport[] = [];
 
-function transport(credential: Credential = { username: 'alice', password: 'secret' }): Transport {
+const ALICE: Credential = { username: 'alice', password: 'secret' };
+
+function transport(credential: Credential = ALICE): Transport {
   const created = new Transport({ credentials: staticCredentials({ [registry.host]: credential }) });
   transports.push(created);
   return created;
@@ -139,6 +142,58 @@ test('mount gets pull scope on the source repository', async () => {
     'repository:team/copy:pull,push',
     'repository:team/app:pull',
   ]);
+});
+
+test('copy within registry fetches one token', async () => {
+  const client = new RegistryClient({ credentials: staticCredentials({ [registry.host]: ALICE }) });
+
+  try {
+    const copied = await client.copy(
+      Reference.parse(`${registry.host}/team/app:1.0`),
+      Reference.parse(`${registry.host}/team/one-token:1.0`),
+    );
+    expect(copied.digest).toBe(image.digest);
+  } finally {
+    await client.close();
+  }
+
+  expect(tokens.requests.map((request) => request.params.getAll('scope'))).toEqual([
+    ['repository:team/one-token:pull,push', 'repository:team/app:pull'],
+  ]);
+});
+
+test('cross-registry copy fetches one token each', async () => {
+  const other = await startRegistry({
+    tokenAuth: { realm: tokens.realm, service: SERVICE, issuer: options.issuer, jwksPath: tokens.jwksPath },
+  });
+  const client = new RegistryClient({
+    credentials: staticCredentials({ [registry.host]: ALICE, [other.host]: ALICE }),
+  });
+
+  try {
+    await client.copy(Reference.parse(`${registry.host}/team/app:1.0`), Reference.parse(`${other.host}/team/app:1.0`));
+  } finally {
+    await client.close();
+    await other.stop();
+  }
+
+  const scopes = tokens.requests.map((request) => request.params.getAll('scope').join(' '));
+  expect(scopes.sort()).toEqual(['repository:team/app:pull', 'repository:team/app:pull,push']);
+});
+
+test('copy without push access names destination', async () => {
+  options.grant = (requested) =>
+    requested.map((access) => ({ ...access, actions: access.actions.filter((action) => action !== 'push') }));
+  const client = new RegistryClient({ credentials: staticCredentials({ [registry.host]: ALICE }) });
+
+  const error = (await client
+    .copy(Reference.parse(`${registry.host}/team/app:1.0`), Reference.parse(`${registry.host}/team/no-push:1.0`))
+    .catch((caught: unknown) => caught)
+    .finally(() => client.close())) as AuthenticationError;
+
+  expect(error).toBeInstanceOf(AuthenticationError);
+  expect(error.status).toBe(401);
+  expect(error.message).toContain(`${registry.host}/team/no-push`);
 });
 
 test('insufficient scope gets one new token', async () => {

@@ -21,7 +21,7 @@ test('cache key ignores scope order and repeats', () => {
 test('concurrent requests share one token request', async () => {
   const cache = new TokenCache(clock);
 
-  const tokens = await Promise.all([1, 2, 3].map(() => cache.get('k', issue())));
+  const tokens = await Promise.all([1, 2, 3].map(() => cache.get('r', ['s'], issue())));
 
   expect(tokens).toEqual(['token-1', 'token-1', 'token-1']);
   expect(issued).toBe(1);
@@ -29,41 +29,98 @@ test('concurrent requests share one token request', async () => {
 
 test('token is replaced shortly before it expires', async () => {
   const cache = new TokenCache(clock);
-  await cache.get('k', issue(60_000));
+  await cache.get('r', ['s'], issue(60_000));
 
   now += 54_999;
-  expect(await cache.get('k', issue())).toBe('token-1');
+  expect(await cache.get('r', ['s'], issue())).toBe('token-1');
   now += 1;
-  expect(await cache.get('k', issue())).toBe('token-2');
+  expect(await cache.get('r', ['s'], issue())).toBe('token-2');
 });
 
 test('short-lived token keeps a proportional margin', async () => {
   const cache = new TokenCache(clock);
-  await cache.get('k', issue(1_000));
+  await cache.get('r', ['s'], issue(1_000));
 
   now += 899;
-  expect(await cache.get('k', issue())).toBe('token-1');
+  expect(await cache.get('r', ['s'], issue())).toBe('token-1');
   now += 1;
-  expect(await cache.get('k', issue())).toBe('token-2');
+  expect(await cache.get('r', ['s'], issue())).toBe('token-2');
 });
 
 test('failed token request is not cached', async () => {
   const cache = new TokenCache(clock);
 
-  await expect(cache.get('k', () => Promise.reject(new Error('token server down')))).rejects.toThrow(
+  await expect(cache.get('r', ['s'], () => Promise.reject(new Error('token server down')))).rejects.toThrow(
     'token server down',
   );
 
-  expect(await cache.get('k', issue())).toBe('token-1');
+  expect(await cache.get('r', ['s'], issue())).toBe('token-1');
 });
 
 test('invalidate forgets only the rejected token', async () => {
   const cache = new TokenCache(clock);
-  await cache.get('k', issue());
+  await cache.get('r', ['s'], issue());
 
-  await cache.invalidate('k', 'some-older-token');
-  expect(await cache.get('k', issue())).toBe('token-1');
+  await cache.invalidate('some-older-token');
+  expect(await cache.get('r', ['s'], issue())).toBe('token-1');
 
-  await cache.invalidate('k', 'token-1');
-  expect(await cache.get('k', issue())).toBe('token-2');
+  await cache.invalidate('token-1');
+  expect(await cache.get('r', ['s'], issue())).toBe('token-2');
+});
+
+test('broader token serves narrower scopes', async () => {
+  const cache = new TokenCache(clock);
+  await cache.get('r', ['repository:team/app:pull,push', 'repository:team/base:pull'], issue());
+
+  expect(await cache.get('r', ['repository:team/app:pull'], issue())).toBe('token-1');
+  expect(await cache.get('r', ['repository:team/base:pull', 'repository:team/app:push'], issue())).toBe('token-1');
+  expect(issued).toBe(1);
+});
+
+test('narrower token serves no broader scopes', async () => {
+  const cache = new TokenCache(clock);
+  await cache.get('r', ['repository:team/app:pull'], issue());
+
+  expect(await cache.get('r', ['repository:team/app:pull,push'], issue())).toBe('token-2');
+  expect(await cache.get('r', ['repository:team/other:pull'], issue())).toBe('token-3');
+  expect(await cache.get('r2', ['repository:team/app:pull'], issue())).toBe('token-4');
+});
+
+test('narrower request shares broader request', async () => {
+  const cache = new TokenCache(clock);
+  let release: (grant: TokenGrant) => void = () => undefined;
+  const broad = cache.get('r', ['repository:team/app:pull,push'], () => new Promise((resolve) => (release = resolve)));
+  const narrow = cache.get('r', ['repository:team/app:pull'], issue());
+
+  release({ token: 'broad', expiresInMs: 60_000 });
+
+  expect(await Promise.all([broad, narrow])).toEqual(['broad', 'broad']);
+  expect(issued).toBe(0);
+});
+
+test('failed broader request falls back', async () => {
+  const cache = new TokenCache(clock);
+  const broad = cache.get('r', ['repository:team/app:pull,push'], () => Promise.reject(new Error('denied: push')));
+  const narrow = cache.get('r', ['repository:team/app:pull'], issue());
+
+  await expect(broad).rejects.toThrow('denied: push');
+  expect(await narrow).toBe('token-1');
+});
+
+test('expired broader token is not used', async () => {
+  const cache = new TokenCache(clock);
+  await cache.get('r', ['repository:team/app:pull,push'], issue(60_000));
+
+  now += 55_000;
+
+  expect(await cache.get('r', ['repository:team/app:pull'], issue())).toBe('token-2');
+});
+
+test('invalidated broader token is refetched', async () => {
+  const cache = new TokenCache(clock);
+  await cache.get('r', ['repository:team/app:pull,push'], issue());
+
+  await cache.invalidate('token-1');
+
+  expect(await cache.get('r', ['repository:team/app:pull'], issue())).toBe('token-2');
 });

@@ -84,7 +84,7 @@ export class RegistryAuthenticator {
     const key = TokenCache.key(this.context.registry, request.scopes);
     const wanted = (fresh.params.scope ?? '').split(' ').filter(Boolean);
     this.extraScopes.set(key, [...new Set([...(this.extraScopes.get(key) ?? []), ...wanted])]);
-    await this.context.tokens.invalidate(key, sent.slice('Bearer '.length));
+    await this.context.tokens.invalidate(sent.slice('Bearer '.length));
     return true;
   }
 
@@ -156,7 +156,7 @@ export class RegistryAuthenticator {
   ): Promise<string> {
     const realm = this.checkRealm(challenge, request);
     const key = TokenCache.key(this.context.registry, request.scopes);
-    return this.context.tokens.get(key, async () => {
+    return this.context.tokens.get(this.context.registry, request.scopes, async () => {
       const scopes = [...new Set([...request.scopes, ...(this.extraScopes.get(key) ?? [])])];
       const grant = await requestToken(this.context.send, {
         realm,

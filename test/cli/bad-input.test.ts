@@ -5,11 +5,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import { freePort } from '../../scripts/lib/ports';
 import { type LocalRegistry, startRegistry } from '../../scripts/lib/registry';
 import { type LocalTemporalServer, startTemporalServer } from '../../scripts/lib/temporal-server';
 import { promote, promoteEnvironment, type PromoteRun } from './promote-process';
+import { connectTemporal } from '../helpers/temporal';
 
 jest.setTimeout(60_000);
 
@@ -41,7 +42,7 @@ function expectBadInput(run: PromoteRun, message: string): void {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'promote-bad-input-'));
   [server, registry] = await Promise.all([startTemporalServer(), startRegistry()]);
-  connection = await Connection.connect({ address: server.address });
+  connection = await connectTemporal(server.address);
   env = promoteEnvironment(server.address);
   pipelineFile = join(dir, 'shop.yaml');
   writeFileSync(pipelineFile, pipelineYaml(registry.host));

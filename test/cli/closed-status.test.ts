@@ -5,12 +5,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import { pushImage } from '../../scripts/lib/images';
 import { type LocalRegistry, startRegistry } from '../../scripts/lib/registry';
 import { type LocalTemporalServer, startTemporalServer } from '../../scripts/lib/temporal-server';
 import type { ReleaseStatus } from '../../workflows/messages';
-import { waitForRelease } from '../helpers/temporal';
+import { connectTemporal, waitForRelease } from '../helpers/temporal';
 import {
   promote,
   promoteEnvironment,
@@ -34,7 +34,7 @@ let worker: PromoteWorker | undefined;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'promote-closed-'));
   [server, registry] = await Promise.all([startTemporalServer(), startRegistry()]);
-  connection = await Connection.connect({ address: server.address });
+  connection = await connectTemporal(server.address);
   client = new Client({ connection });
   env = promoteEnvironment(server.address);
   pipelineFile = writePipelineFile(

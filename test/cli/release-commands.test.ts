@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import { pushImage } from '../../scripts/lib/images';
 import { waitUntil } from '../../scripts/lib/ports';
 import { type LocalRegistry, startRegistry } from '../../scripts/lib/registry';
@@ -14,7 +14,7 @@ import { type LocalTemporalServer, startTemporalServer } from '../../scripts/lib
 import { ROLLBACK_WORKFLOW_TYPE } from '../../src/temporal/constants';
 import type { ApprovalResult, LedgerEntry, ReleaseStatus, RollbackStatus } from '../../workflows/messages';
 import { tagDigest } from '../helpers/pipelines';
-import { isFinished, waitForRelease } from '../helpers/temporal';
+import { connectTemporal, isFinished, waitForRelease } from '../helpers/temporal';
 import {
   promote,
   promoteEnvironment,
@@ -54,7 +54,7 @@ async function pushVersion(version: string): Promise<string> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'promote-cli-'));
   [server, registry] = await Promise.all([startTemporalServer(), startRegistry()]);
-  connection = await Connection.connect({ address: server.address });
+  connection = await connectTemporal(server.address);
   client = new Client({ connection });
   env = promoteEnvironment(server.address);
   pipelineFile = join(dir, 'web.yaml');

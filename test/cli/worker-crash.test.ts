@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import { pushImage } from '../../scripts/lib/images';
 import { waitUntil } from '../../scripts/lib/ports';
 import { type LocalRegistry, startRegistry } from '../../scripts/lib/registry';
@@ -16,6 +16,7 @@ import type { LedgerEntry, ReleaseStatus } from '../../workflows/messages';
 import { tagDigest } from '../helpers/pipelines';
 import { type RegistryProxy, startRegistryProxy } from '../helpers/registry-proxy';
 import { promote, promoteEnvironment, promoteJson, type PromoteWorker, startPromoteWorker } from './promote-process';
+import { connectTemporal } from '../helpers/temporal';
 
 jest.setTimeout(240_000);
 
@@ -38,7 +39,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'promote-crash-'));
   [server, source, target] = await Promise.all([startTemporalServer(), startRegistry(), startRegistry()]);
   proxy = await startRegistryProxy(target.url);
-  connection = await Connection.connect({ address: server.address });
+  connection = await connectTemporal(server.address);
   env = promoteEnvironment(server.address);
 });
 

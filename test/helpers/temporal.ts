@@ -46,11 +46,19 @@ export interface TemporalTestEnvironment {
   stop(): Promise<void>;
 }
 
+/**
+ * Connects a client to a test server with a one-minute deadline. The SDK's default of 10 s was too short for a
+ * server that started while other test files compiled and bundled on the same two cores.
+ */
+export function connectTemporal(address: string): Promise<Connection> {
+  return Connection.connect({ address, connectTimeout: '60s' });
+}
+
 /** Starts a dev server (search attributes registered), connects a client and a worker connection, and bundles. */
 export async function startTemporalTestEnvironment(): Promise<TemporalTestEnvironment> {
   installQuietRuntime();
   const [server, bundle] = await Promise.all([startTemporalServer(), bundleWorkflows()]);
-  const connection = await Connection.connect({ address: server.address });
+  const connection = await connectTemporal(server.address);
   const nativeConnection = await NativeConnection.connect({ address: server.address });
   const client = new Client({ connection, namespace: 'default' });
   return {

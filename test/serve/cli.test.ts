@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import { pushImage } from '../../scripts/lib/images';
 import { freePort, waitUntil } from '../../scripts/lib/ports';
 import { type LocalRegistry, startRegistry } from '../../scripts/lib/registry';
@@ -17,6 +17,7 @@ import { releaseWorkflowId } from '../../src/temporal/ids';
 import { watchWorkflowId } from '../../workflows/watch-messages';
 import { promote, promoteEnvironment, promoteJson, writePipelineFile } from '../cli/promote-process';
 import { countReleases } from './release-starter';
+import { connectTemporal } from '../helpers/temporal';
 
 jest.setTimeout(90_000);
 
@@ -57,7 +58,7 @@ async function pushTagged(tag: string | undefined, content: string): Promise<str
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'promote-policy-cli-'));
   [temporal, registry] = await Promise.all([startTemporalServer(), startRegistry()]);
-  connection = await Connection.connect({ address: temporal.address });
+  connection = await connectTemporal(temporal.address);
   client = new Client({ connection });
   env = promoteEnvironment(temporal.address, { PROMOTE_NOTIFY_SECRET: SECRET });
   pipelineFile = writePipelineFile(dir, 'shop.yaml', pipelineYaml(registry.host));

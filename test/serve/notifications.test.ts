@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import { pushImage, pushManifest } from '../../scripts/lib/images';
 import { freePort, waitUntil } from '../../scripts/lib/ports';
 import { type LocalRegistry, startRegistry } from '../../scripts/lib/registry';
@@ -10,6 +10,7 @@ import type { LogFields, Logger } from '../../src/serve/log';
 import { NOTIFICATIONS_PATH, type NotificationServer, startNotificationServer } from '../../src/serve/server';
 import { releaseStarter } from '../../activities/policy';
 import { countReleases } from './release-starter';
+import { connectTemporal } from '../helpers/temporal';
 
 const SECRET = 'notify-secret-for-tests';
 const EVENTS_TYPE = 'application/vnd.docker.distribution.events.v2+json';
@@ -39,7 +40,7 @@ function handledPushes(tag: string): { message: string; fields: LogFields }[] {
 
 beforeAll(async () => {
   temporal = await startTemporalServer();
-  connection = await Connection.connect({ address: temporal.address });
+  connection = await connectTemporal(temporal.address);
   client = new Client({ connection });
 
   const registryPort = await freePort();

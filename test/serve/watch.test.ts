@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import {
   bundleWorkflowCode,
   DefaultLogger,
@@ -24,6 +24,7 @@ import {
 } from '../../workflows/watch-messages';
 import { releaseStarter } from '../../activities/policy';
 import { countReleases } from './release-starter';
+import { connectTemporal } from '../helpers/temporal';
 
 const TASK_QUEUE = 'policy-watch-test';
 
@@ -89,7 +90,7 @@ beforeAll(async () => {
     startRegistry(),
     bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows/watch') }),
   ]);
-  connection = await Connection.connect({ address: temporal.address });
+  connection = await connectTemporal(temporal.address);
   client = new Client({ connection });
   workerConnection = await NativeConnection.connect({ address: temporal.address });
 }, 60_000);

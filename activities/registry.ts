@@ -24,11 +24,26 @@ import type {
  */
 const COPY_HEARTBEAT_INTERVAL_MS = 1000;
 
+/** Interval of heartbeat calls during the short activities, whose stubs time out after 10 s without a heartbeat. */
+const SHORT_HEARTBEAT_INTERVAL_MS = 1000;
+
+/** Runs `work` and heartbeats while it runs, so that the server notices a dead worker by the heartbeat timeout. */
+async function heartbeating<T>(work: () => Promise<T>): Promise<T> {
+  const context = Context.current();
+  const timer = setInterval(() => context.heartbeat(), SHORT_HEARTBEAT_INTERVAL_MS);
+  context.heartbeat();
+  try {
+    return await withActivityFailures(work);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 export function createRegistryActivities(registry: RegistryClient, transport: Transport | undefined) {
   return {
     /** Resolves a reference to its manifest's descriptor. Idempotent: it only reads. */
     resolveDigest: async (input: ResolveDigestInput): Promise<ResolvedImage> => {
-      return withActivityFailures(async () => {
+      return heartbeating(async () => {
         const descriptor = await registry.resolve(
           Reference.parse(input.reference),
           Context.current().cancellationSignal,
@@ -90,7 +105,7 @@ export function createRegistryActivities(registry: RegistryClient, transport: Tr
 
     /** Returns the digest a tag points at, null when the tag does not exist. Idempotent: it only reads. */
     readTag: async (input: TagInput): Promise<TagState> => {
-      return withActivityFailures(async () => {
+      return heartbeating(async () => {
         const ref = Reference.parse(input.repository).withoutIdentifier().withTag(input.tag);
         const digest = await registry.getTagDigest(ref, Context.current().cancellationSignal);
         return { digest: digest ?? null };
@@ -103,13 +118,14 @@ export function createRegistryActivities(registry: RegistryClient, transport: Tr
      * changes nothing.
      */
     moveTag: async (input: MoveTagInput): Promise<TagState> => {
-      return withActivityFailures(async () => {
-        const signal = Context.current().cancellationSignal;
+      return heartbeating(async () => {
+        // Cancellation, which heartbeats deliver, does not abort the move: a PUT cut off mid-flight could still land
+        // after the rollback that follows the cancellation.
         const digest = parseDigest(input.digest);
         const repository = Reference.parse(input.repository).withoutIdentifier();
         const tagged = repository.withTag(input.tag);
-        await registry.putTag(repository.withDigest(digest), input.tag, signal);
-        const found = await registry.getTagDigest(tagged, signal);
+        await registry.putTag(repository.withDigest(digest), input.tag);
+        const found = await registry.getTagDigest(tagged);
         if (found !== input.digest) {
           // Another writer moved the tag between our PUT and the read; retrying the move is the right response.
           throw ApplicationFailure.retryable(
@@ -133,11 +149,11 @@ export function createRegistryActivities(registry: RegistryClient, transport: Tr
         );
       }
       const registryTransport = transport;
-      return withActivityFailures(async () => {
-        const signal = Context.current().cancellationSignal;
+      return heartbeating(async () => {
+        // Not aborted on cancellation, for the same reason as moveTag.
         const tagged = Reference.parse(input.repository).withoutIdentifier().withTag(input.tag);
-        await deleteTag(registryTransport, tagged, signal);
-        const found = await registry.getTagDigest(tagged, signal);
+        await deleteTag(registryTransport, tagged);
+        const found = await registry.getTagDigest(tagged);
         if (found !== undefined) {
           throw ApplicationFailure.retryable(
             `tag ${tagged.toString()} still points at ${found} after deleting it`,

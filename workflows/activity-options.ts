@@ -27,13 +27,19 @@ const retry = {
 };
 
 /**
+ * Heartbeat timeout of the short registry activities, which heartbeat every second while they run. A worker killed
+ * in the middle of a tag move delays the retry by this long, not by the start-to-close timeout.
+ */
+const SHORT_ACTIVITY_HEARTBEAT_TIMEOUT = '10 seconds';
+
+/**
  * Reads and tag moves during a promotion. Each takes a few requests, so one minute per attempt leaves room for
- * the transport's own retries while a worker killed mid-attempt delays the retry by at most that minute.
- * WAIT_CANCELLATION_COMPLETED makes a cancelled release wait until a tag move in flight has finished, so the
- * rollback that follows cannot be overtaken by a late PUT.
+ * the transport's own retries. WAIT_CANCELLATION_COMPLETED makes a cancelled release wait until a tag move in
+ * flight has finished, so the rollback that follows cannot be overtaken by a late PUT.
  */
 export const registryActivities = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
+  heartbeatTimeout: SHORT_ACTIVITY_HEARTBEAT_TIMEOUT,
   retry: { ...retry, maximumAttempts: 8 },
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
@@ -55,6 +61,7 @@ export const copyActivities = proxyActivities<Activities>({
  */
 export const compensationActivities = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: SHORT_ACTIVITY_HEARTBEAT_TIMEOUT,
   retry: { ...retry, initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 70 },
 });
 

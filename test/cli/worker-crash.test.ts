@@ -2,12 +2,14 @@
  * A `promote worker` killed with SIGKILL in the middle of a copy, and a new worker started: the release must
  * still complete with the source digest in every stage. The target registry sits behind a proxy that counts
  * uploaded bytes, so the kill lands while blob bytes are streaming, and the source is on another registry, so
- * the copy must upload rather than mount.
+ * the copy must upload rather than mount. A worker killed in the middle of a tag move is replaced after the
+ * move's heartbeat timeout.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, type Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { pushImage } from '../../scripts/lib/images';
 import { waitUntil } from '../../scripts/lib/ports';
 import { type LocalRegistry, startRegistry } from '../../scripts/lib/registry';
@@ -43,10 +45,14 @@ beforeAll(async () => {
   env = promoteEnvironment(server.address);
 });
 
-afterAll(async () => {
-  for (const worker of workers) {
+// A worker left from an earlier test would poll the same task queue and could run the activity meant for a kill.
+afterEach(async () => {
+  for (const worker of workers.splice(0)) {
     await worker.stop();
   }
+});
+
+afterAll(async () => {
   await connection?.close();
   await proxy?.close();
   await Promise.all([server?.stop(), source?.stop(), target?.stop()]);
@@ -132,4 +138,55 @@ stages:
   expect(ledger.json.entries.map((entry) => [entry.kind, entry.digest, entry.workflowId])).toEqual([
     ['promoted', image.digest, releaseId],
   ]);
+});
+
+test('tag move retried after heartbeat timeout', async () => {
+  // The target's proxy never responds to the first PUT of the environment tag, so the worker is killed mid-move.
+  const stalling = await startRegistryProxy(target.url, {
+    stall: { method: 'PUT', path: /^\/v2\/app\/live\/manifests\/live$/, times: 1 },
+  });
+  try {
+    const image = await pushImage(source, 'app/edge', { layers: [{ randomBytes: 1024 }] }, 'latest');
+    const pipelineFile = join(dir, 'live.yaml');
+    writeFileSync(
+      pipelineFile,
+      `name: live
+stages:
+  - name: edge
+    repository: ${source.host}/app/edge
+    environmentTag: edge
+  - name: live
+    repository: ${stalling.host}/app/live
+    environmentTag: live
+`,
+    );
+    const first = await startPromoteWorker(env);
+    workers.push(first);
+    const started = await promoteJson<{ workflowId: string }>(env, 'start', '--pipeline', pipelineFile);
+    expect(started.run.code).toBe(0);
+
+    await waitUntil('the tag move to reach the registry', () => Promise.resolve(stalling.stalled() === 1), 60_000);
+    first.process.kill('SIGKILL');
+    await first.exited;
+    workers.push(await startPromoteWorker(env));
+    const watched = await promote(env, 'status', started.json.workflowId, '--watch', '--json');
+
+    expect(watched.code).toBe(0);
+    expect(await tagDigest(target.url, 'app/live', 'live')).toBe(image.digest);
+    const history = await new Client({ connection }).workflow.getHandle(started.json.workflowId).fetchHistory();
+    const scheduled = new Set(
+      (history.events ?? [])
+        .filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'moveTag')
+        .map((event) => String(event.eventId)),
+    );
+    const retried = (history.events ?? [])
+      .map((event) => event.activityTaskStartedEventAttributes)
+      .filter((started) => started && scheduled.has(String(started.scheduledEventId)) && (started.attempt ?? 1) > 1);
+    expect(retried).toHaveLength(1);
+    expect(retried[0]?.lastFailure?.timeoutFailureInfo?.timeoutType).toBe(
+      temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_HEARTBEAT,
+    );
+  } finally {
+    await stalling.close();
+  }
 });

@@ -18,6 +18,11 @@ export interface ProxyOptions {
   corruptBlob?: { digest: string; offset: number | number[] };
   /** Cuts the connection after `afterBytes` response-body bytes of the first `times` GETs of blob `digest`. */
   resetBlob?: { digest: string; afterBytes: number; times: number };
+  /**
+   * Reads the first `times` requests of `method` whose path matches `path`, then neither forwards nor responds
+   * to them.
+   */
+  stall?: { method: string; path: RegExp; times: number };
 }
 
 /** An HTTP proxy on 127.0.0.1 in front of one registry, recording what passes through it. */
@@ -27,6 +32,8 @@ export interface RegistryProxy {
   readonly requests: ProxiedRequest[];
   /** Request-body bytes of requests whose path matches `pattern`. */
   bodyBytes(pattern: RegExp): number;
+  /** Number of requests stalled so far (see ProxyOptions.stall). */
+  stalled(): number;
   close(): Promise<void>;
 }
 
@@ -58,6 +65,7 @@ export async function startRegistryProxy(target: string, options: ProxyOptions =
   const upstream = new URL(target);
   let resets = 0;
   let corruptions = 0;
+  let stalls = 0;
 
   const server: Server = createServer((incoming, outgoing) => {
     const record: ProxiedRequest = { method: incoming.method ?? '', path: incoming.url ?? '', bodyBytes: 0 };
@@ -65,6 +73,11 @@ export async function startRegistryProxy(target: string, options: ProxyOptions =
     incoming.on('data', (chunk: Buffer) => {
       record.bodyBytes += chunk.length;
     });
+    const { stall } = options;
+    if (stall && stalls < stall.times && incoming.method === stall.method && stall.path.test(record.path)) {
+      stalls += 1;
+      return;
+    }
 
     const forwarded = httpRequest(
       {
@@ -113,6 +126,7 @@ export async function startRegistryProxy(target: string, options: ProxyOptions =
   return {
     host: `127.0.0.1:${port}`,
     requests,
+    stalled: () => stalls,
     bodyBytes: (pattern) =>
       requests.filter((request) => pattern.test(request.path)).reduce((sum, request) => sum + request.bodyBytes, 0),
     close: () =>

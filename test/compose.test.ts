@@ -144,6 +144,12 @@ test('registries publish the ports the example pipeline names', () => {
   }
 });
 
+test('registries run without trace export', () => {
+  for (const name of ['registry-a', 'registry-b']) {
+    expect(service(name).environment?.OTEL_TRACES_EXPORTER).toBe('none');
+  }
+});
+
 test('setup registers every search attribute the workflows set', () => {
   const script = (service('temporal-setup').command ?? []).join('\n');
   for (const attribute of SEARCH_ATTRIBUTES) {

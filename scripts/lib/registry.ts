@@ -114,7 +114,12 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Loca
   // file do not wait for a reader.
   const logPath = join(workDir, 'registry.log');
   const logFd = openSync(logPath, 'a');
-  const child = spawn(binary, ['serve', configPath], { stdio: ['ignore', 'ignore', logFd] });
+  // Distribution v3 traces every request with OpenTelemetry by default and tries to export the spans to
+  // localhost:4318 every few seconds. Nothing listens there, so tracing only costs CPU and fills the log with errors.
+  const child = spawn(binary, ['serve', configPath], {
+    stdio: ['ignore', 'ignore', logFd],
+    env: { ...process.env, OTEL_TRACES_EXPORTER: 'none' },
+  });
   closeSync(logFd);
   const stderrTail = () => readFileSync(logPath, 'utf8').slice(-4000);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -16,6 +16,7 @@ interface CopyOptionValues {
   insecure: string[];
   concurrency: number;
   uploadMethod: 'put' | 'patch';
+  referrers?: boolean;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -37,12 +38,14 @@ function uploadMethod(value: string): 'put' | 'patch' {
   return value;
 }
 
-function summary(src: Reference, dst: Reference, result: CopyResult, seconds: number): string {
+function summary(src: Reference, dst: Reference, result: CopyResult, seconds: number, referrers: boolean): string {
   const { copied, mounted, skipped } = result.blobs;
   const mebibytes = (result.bytesUploaded / (1024 * 1024)).toFixed(1);
+  const referrerCount = referrers ? ` (${result.referrers} referrers)` : '';
   return (
-    `copied ${src.toString()} to ${dst.toString()}: ${result.manifests} manifests; blobs: ${copied} uploaded, ` +
-    `${mounted} mounted, ${skipped} already present; ${mebibytes} MiB uploaded in ${seconds.toFixed(2)} s`
+    `copied ${src.toString()} to ${dst.toString()}: ${result.manifests} manifests${referrerCount}; blobs: ` +
+    `${copied} uploaded, ${mounted} mounted, ${skipped} already present; ${mebibytes} MiB uploaded in ` +
+    `${seconds.toFixed(2)} s`
   );
 }
 
@@ -77,17 +80,28 @@ async function runCopy(source: string, destination: string, options: CopyOptionV
   const started = performance.now();
   try {
     const result = await client
-      .copy(src, dst, { onProgress: renderer?.onProgress, signal: controller.signal })
+      .copy(src, dst, { onProgress: renderer?.onProgress, signal: controller.signal, referrers: options.referrers })
       .catch((error: unknown) => {
         throw describeDestinationDigest(dst, error);
       });
     renderer?.close();
     if (options.json) {
-      const { digest, mediaType, size, manifests, blobs, bytesUploaded } = result;
-      process.stdout.write(JSON.stringify({ digest, mediaType, size, manifests, blobs, bytesUploaded }) + '\n');
+      const { digest, mediaType, size, manifests, blobs, bytesUploaded, referrers } = result;
+      const printed = {
+        digest,
+        mediaType,
+        size,
+        manifests,
+        blobs,
+        bytesUploaded,
+        ...(options.referrers && { referrers }),
+      };
+      process.stdout.write(JSON.stringify(printed) + '\n');
     } else {
       process.stdout.write(`${result.digest}\n`);
-      process.stderr.write(summary(src, dst, result, (performance.now() - started) / 1000) + '\n');
+      process.stderr.write(
+        summary(src, dst, result, (performance.now() - started) / 1000, Boolean(options.referrers)) + '\n',
+      );
     }
   } finally {
     renderer?.close();
@@ -122,10 +136,17 @@ export function registerCopyCommand(program: Command): void {
     )
     .argument('<src>', 'source reference, e.g. registry.example.com/team/app:1.4.2 or ...@sha256:<64 hex>')
     .argument('<dst>', 'destination reference; its tag is set to the copied digest (default tag: latest)')
-    .option('--json', 'print {digest, mediaType, size, manifests, blobs, bytesUploaded} as JSON')
+    .option(
+      '--json',
+      'print {digest, mediaType, size, manifests, blobs, bytesUploaded} as JSON, and referrers with --referrers',
+    )
     .option('--insecure <registry>', 'reach this registry (host[:port]) over plain HTTP; repeatable', collect, [])
     .option('--concurrency <n>', 'blobs copied at once', positiveInteger, 4)
     .option('--upload-method <method>', 'put: one streamed PUT per blob; patch: PATCH then PUT', uploadMethod, 'put')
+    .option(
+      '--referrers',
+      'also copy the referrers (signatures, SBOMs, attestations naming the image as subject), before the tag',
+    )
     .action(async (source: string, destination: string, options: CopyOptionValues) => {
       try {
         await runCopy(source, destination, options);

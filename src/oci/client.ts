@@ -37,11 +37,12 @@ export class RegistryClient {
   copy(
     src: Reference,
     dst: Reference,
-    options: { onProgress?: ProgressListener; signal?: AbortSignal } = {},
+    options: { onProgress?: ProgressListener; signal?: AbortSignal; referrers?: boolean } = {},
   ): Promise<CopyResult> {
     const copyOptions: CopyOptions = {
       concurrency: this.options.concurrency,
       uploadMethod: this.options.uploadMethod,
+      referrers: options.referrers,
       onProgress: options.onProgress,
       signal: options.signal,
     };

@@ -6,6 +6,7 @@ import type { Descriptor, Digest } from './digest';
 import { DigestMismatchError } from './errors';
 import { type FetchedManifest, getManifest, manifestExists, parseManifestContent, putManifest } from './manifest';
 import type { ProgressListener } from './progress';
+import { addToReferrersTag, listReferrers } from './referrers';
 import type { Reference } from './reference';
 import type { Transport } from './transport';
 
@@ -21,6 +22,11 @@ export interface CopyOptions {
   uploadMethod?: 'put' | 'patch';
   /** Attempts per streamed blob after a retryable failure, the first included; default 3. */
   blobAttempts?: number;
+  /**
+   * Also copies the referrers (signatures, SBOMs, attestations: manifests whose `subject` is the image, or a
+   * manifest of its index) and their referrers in turn, before the destination tag is written.
+   */
+  referrers?: boolean;
   onProgress?: ProgressListener;
   signal?: AbortSignal;
 }
@@ -35,6 +41,8 @@ export interface CopyResult {
   blobs: { copied: number; mounted: number; skipped: number };
   /** Blob bytes sent in completed uploads; manifests excluded. */
   bytesUploaded: number;
+  /** Referrers found at the source, each copied unless the destination had it; 0 unless referrers were requested. */
+  referrers: number;
 }
 
 /** One copy of an image graph; tracks shared work so a blob or manifest used twice is copied once. */
@@ -48,7 +56,8 @@ class GraphCopy {
   private readonly manifests = new Map<Digest, Promise<void>>();
   private readonly tasks: Promise<unknown>[] = [];
   private firstError: unknown;
-  readonly result = { manifests: 0, blobs: { copied: 0, mounted: 0, skipped: 0 }, bytesUploaded: 0 };
+  private readonly referrersSeen = new Set<Digest>();
+  readonly result = { manifests: 0, blobs: { copied: 0, mounted: 0, skipped: 0 }, bytesUploaded: 0, referrers: 0 };
 
   constructor(
     private readonly transport: Transport,
@@ -64,9 +73,54 @@ class GraphCopy {
   }
 
   /** Copies the root manifest's graph and pushes the root under `target`; rejects with the first failure. */
-  async run(root: FetchedManifest, target: Reference): Promise<void> {
+  run(root: FetchedManifest, target: Reference): Promise<void> {
+    return this.guarded(() => this.copyManifest(root, target));
+  }
+
+  /**
+   * Copies the referrers of the root and of the manifests its index lists, then their referrers in turn. A referrer
+   * the destination has is not copied again. A destination without the referrers API gets each referrer added to
+   * its referrers tag.
+   */
+  runReferrers(root: FetchedManifest): Promise<void> {
+    const content = parseManifestContent(this.src.withDigest(root.descriptor.digest), root);
+    const children = content.kind === 'index' ? content.manifests.map((child) => child.digest) : [];
+    return this.guarded(async () => {
+      let subjects = [root.descriptor.digest, ...children];
+      while (subjects.length > 0) {
+        const found = await Promise.all(subjects.map((subject) => this.copyReferrersOf(subject)));
+        subjects = found.flat();
+      }
+    });
+  }
+
+  /** Copies the referrers of one subject and returns those not seen before, whose own referrers come next. */
+  private async copyReferrersOf(subject: Digest): Promise<Digest[]> {
+    const source = this.src.withoutIdentifier();
+    const destination = this.dst.withoutIdentifier();
+    const { referrers } = await this.manifestLimiter.run(() =>
+      listReferrers(this.transport, source, subject, this.signal),
+    );
+    if (referrers.length === 0) {
+      return [];
+    }
+    await Promise.all(referrers.map((referrer) => this.copyChild(referrer)));
+    const listed = await this.manifestLimiter.run(() =>
+      listReferrers(this.transport, destination, subject, this.signal),
+    );
+    if (listed.source === 'tag') {
+      await addToReferrersTag(this.transport, destination, subject, referrers, this.signal);
+    }
+    const unseen = referrers.map((referrer) => referrer.digest).filter((digest) => !this.referrersSeen.has(digest));
+    unseen.forEach((digest) => this.referrersSeen.add(digest));
+    this.result.referrers += unseen.length;
+    return unseen;
+  }
+
+  /** Runs `work`; on a failure, aborts the other tasks, waits for them and rejects with the first failure. */
+  private async guarded(work: () => Promise<void>): Promise<void> {
     try {
-      await this.track(this.copyManifest(root, target));
+      await this.track(work());
     } catch (error) {
       this.controller.abort(error);
       await Promise.allSettled(this.tasks);
@@ -214,14 +268,23 @@ export async function copyImage(
   const target = rootTarget(dst, digest);
   const copy = new GraphCopy(transport, src.withDigest(digest), dst, options);
 
-  if (await manifestExists(transport, dst, digest, options.signal)) {
-    if (target.tag !== undefined) {
-      await putManifest(transport, target, root, options.signal);
-      options.onProgress?.({ kind: 'manifest-pushed', digest, mediaType });
+  const exists = await manifestExists(transport, dst, digest, options.signal);
+  if (!exists) {
+    // With referrers, the root goes in by digest and the tag comes last, so that a deployment that follows the tag
+    // finds the referrers (signatures, say) already there.
+    const firstTarget = options.referrers ? dst.withoutIdentifier().withDigest(digest) : target;
+    await copy.run(root, firstTarget);
+    if (firstTarget === target) {
+      return { digest, mediaType, size, ...copy.result };
     }
-    return { digest, mediaType, size, ...copy.result, manifests: 1 };
   }
-
-  await copy.run(root, target);
-  return { digest, mediaType, size, ...copy.result };
+  if (options.referrers) {
+    await copy.runReferrers(root);
+  }
+  if (target.tag !== undefined) {
+    await putManifest(transport, target, root, options.signal);
+    options.onProgress?.({ kind: 'manifest-pushed', digest, mediaType });
+  }
+  // A root the destination had counts as one manifest, as a child manifest it had does.
+  return { digest, mediaType, size, ...copy.result, manifests: copy.result.manifests + (exists ? 1 : 0) };
 }

@@ -283,6 +283,11 @@ function parseDescriptors(ref: Reference, value: unknown, field: string): Descri
   return value.map((entry, i) => parseDescriptor(ref, entry, `${field}[${i}]`));
 }
 
+/** Reads the `manifests` of an index's bytes; `ref` names the index in errors. */
+export function parseIndexManifests(ref: Reference, bytes: Buffer): Descriptor[] {
+  return parseDescriptors(ref, parseJson(ref, bytes).manifests, 'manifests');
+}
+
 /** Reads the descriptors a manifest points at; `ref` names the manifest in errors. */
 export function parseManifestContent(ref: Reference, manifest: FetchedManifest): ManifestContent {
   const json = parseJson(ref, manifest.bytes);

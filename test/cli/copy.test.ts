@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { pushMultiPlatformImage } from '../../scripts/lib/images';
+import { pushImage, pushMultiPlatformImage } from '../../scripts/lib/images';
 import { type LocalRegistry, startRegistry } from '../../scripts/lib/registry';
+import { pushReferrer, tagReferrers } from '../helpers/referrers';
 
 const ROOT = join(__dirname, '..', '..');
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
@@ -77,6 +78,24 @@ test('copy --json prints the result', async () => {
     bytesUploaded: expect.any(Number) as number,
   });
   expect(printed.bytesUploaded).toBeGreaterThan(0);
+});
+
+test('copy --referrers --json counts the referrers', async () => {
+  const image = await pushImage(source, 'team/signed', { layers: [{ randomBytes: 512 }] }, 'v1');
+  const signature = await pushReferrer(source, 'team/signed', image, 'application/vnd.example.signature.v1', 'ok');
+  await tagReferrers(source, 'team/signed', image, [signature]);
+
+  const run = await promote(
+    'copy',
+    '--json',
+    '--referrers',
+    `${source.host}/team/signed:v1`,
+    `${destination.host}/prod/signed:v1`,
+  );
+
+  expect(run.stderr).toBe('');
+  expect(run.code).toBe(0);
+  expect(JSON.parse(run.stdout)).toMatchObject({ digest: image.digest, manifests: 2, referrers: 1 });
 });
 
 test('copy rejects an invalid reference with exit code 2', async () => {

@@ -56,7 +56,8 @@ export function createRegistryActivities(registry: RegistryClient, transport: Tr
      * Copies the image graph at `source` (by digest) into `repository`, by digest only: no tag is written, so a
      * half-finished copy never changes what a tag points at. Idempotent: blobs and manifests the target already
      * has are found by HEAD and skipped, so a retry after a crash uploads only what is missing. Heartbeats carry
-     * `{ blobsDone, bytesDone }`, and cancellation aborts the transfers in flight.
+     * `{ blobsDone, bytesDone }`, and cancellation aborts the transfers in flight. With `referrers`, the referrers of the
+     * image come along, and a retry adds only those the target lacks.
      */
     copyImage: async (input: CopyImageInput): Promise<CopySummary> => {
       const context = Context.current();
@@ -80,6 +81,7 @@ export function createRegistryActivities(registry: RegistryClient, transport: Tr
         const result = await withActivityFailures(() =>
           registry.copy(source, target, {
             signal: context.cancellationSignal,
+            referrers: input.referrers,
             onProgress: (event) => {
               if (event.kind === 'blob-skipped' || event.kind === 'blob-mounted' || event.kind === 'blob-verified') {
                 progress.blobsDone += 1;
@@ -97,6 +99,7 @@ export function createRegistryActivities(registry: RegistryClient, transport: Tr
           blobsMounted: result.blobs.mounted,
           blobsSkipped: result.blobs.skipped,
           bytesUploaded: result.bytesUploaded,
+          referrers: result.referrers,
         };
       } finally {
         clearInterval(timer);

@@ -22,6 +22,8 @@ export interface CopyImageInput {
   source: string;
   /** Target repository, `registry/repository`, without tag or digest. */
   repository: string;
+  /** Also copy the referrers of the image and of its index's manifests, and theirs in turn. */
+  referrers?: boolean;
 }
 
 /** Counts of the manifests and blobs a copy handled. */
@@ -33,6 +35,8 @@ export interface CopySummary {
   blobsMounted: number;
   blobsSkipped: number;
   bytesUploaded: number;
+  /** Referrers found at the source; 0 unless the stage copies referrers. */
+  referrers: number;
 }
 
 /** Progress of a copy, sent as heartbeat details so a retry can report where the previous attempt stopped. */

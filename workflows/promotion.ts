@@ -67,7 +67,11 @@ export async function promote(context: PromotionContext, stage: Stage): Promise<
     status.previousDigest = previous;
 
     tracker.step(`copying to ${stage.name}`, stage.name);
-    await copyActivities.copyImage({ source: sourceByDigest(context.source, context.digest), repository });
+    await copyActivities.copyImage({
+      source: sourceByDigest(context.source, context.digest),
+      repository,
+      referrers: stage.referrers,
+    });
 
     tracker.setStageState(stage.name, 'tagging');
     for (const tag of unique([stage.environmentTag, ...extraTags])) {

@@ -175,6 +175,8 @@ export const stageSchema = z
     approval: approvalSchema.optional(),
     /** Time after a successful promotion before the next stage may start; default 0. */
     soak: durationSchema.default(0),
+    /** Whether the copy into this stage also brings the image's referrers (signatures, SBOMs, attestations). */
+    referrers: z.boolean().default(false),
     /** Rule a release must meet to enter this stage; a release stopped by it ends as completed up to here. */
     when: policyRuleSchema.optional(),
   })

@@ -42,6 +42,7 @@ describe('pipeline file', () => {
     });
     expect(prod.hooks[0]).toEqual({ name: 'smoke', command: ['./smoke.sh', '--fast'], env: {}, timeout: 300_000 });
     expect(pipeline.stages[0].tags).toEqual([]);
+    expect(pipeline.stages[1].referrers).toBe(false);
     expect(pipeline.insecureRegistries).toEqual([]);
   });
 
@@ -104,6 +105,11 @@ describe('pipeline file', () => {
       'string for a boolean',
       VALID.replace('required: 2', 'required: 2\n      allowSelfApproval: "yes"'),
       'stages[1].approval.allowSelfApproval: expected true or false, got "yes"',
+    ],
+    [
+      'string for referrers',
+      VALID.replace('soak: 10m', 'soak: 10m\n    referrers: "yes"'),
+      'stages[1].referrers: expected true or false, got "yes"',
     ],
     [
       'zero required approvals',

@@ -10,6 +10,7 @@ export interface TestStage {
   hooks?: { name: string; command?: string[]; http?: { url: string }; timeout?: string }[];
   tags?: string[];
   soak?: string;
+  referrers?: boolean;
   /** Registry host for this stage; the pipeline's default when absent. */
   registry?: string;
 }
@@ -26,6 +27,7 @@ export function buildPipeline(name: string, registry: string, stages: TestStage[
       ...(stage.hooks ? { hooks: stage.hooks } : {}),
       ...(stage.tags ? { tags: stage.tags } : {}),
       ...(stage.soak ? { soak: stage.soak } : {}),
+      ...(stage.referrers ? { referrers: stage.referrers } : {}),
     })),
   });
 }

@@ -9,6 +9,7 @@ import { RegistryClient } from '../../src/oci/client';
 import { approveRelease, getStageLedger, ReleaseAlreadyEndedError, startRelease } from '../../src/temporal/releases';
 import { approveSignal, type ReleaseStatus } from '../../workflows/messages';
 import { buildPipeline, tagDigest, writeScript } from '../helpers/pipelines';
+import { pushReferrer, tagReferrers } from '../helpers/referrers';
 import {
   isFinished,
   type RunningWorker,
@@ -201,6 +202,27 @@ test('failed first promotion deletes the environment tag it created', async () =
   const ledger = await getStageLedger(environment.client, 'fresh', 'test');
   expect(ledger).toHaveLength(1);
   expect(ledger[0]).toMatchObject({ kind: 'rolled-back', environmentDigest: null, previousDigest: null });
+});
+
+test('stage with referrers receives the image signature', async () => {
+  const pipeline = buildPipeline('signed', registry.host, [
+    { name: 'dev' },
+    { name: 'test', referrers: true },
+    { name: 'prod' },
+  ]);
+  const image = await pushImage(registry, 'signed/dev', { layers: [{ randomBytes: 2048 }] }, 'v1');
+  const signature = await pushReferrer(registry, 'signed/dev', image, 'application/vnd.example.signature.v1', 'ok');
+  await tagReferrers(registry, 'signed/dev', image, [signature]);
+
+  const started = await start(pipeline, `${registry.host}/signed/dev:v1`);
+  const status = (await handleOf(started.workflowId).result()) as ReleaseStatus;
+
+  expect(status.state).toBe('completed');
+  const head = { method: 'HEAD', headers: { accept: signature.mediaType } };
+  const inTest = await fetch(`${registry.url}/v2/signed/test/manifests/${signature.digest}`, head);
+  expect(inTest.status).toBe(200);
+  const inProd = await fetch(`${registry.url}/v2/signed/prod/manifests/${signature.digest}`, head);
+  expect(inProd.status).toBe(404);
 });
 
 test('approval sent before its stage is reached is used', async () => {

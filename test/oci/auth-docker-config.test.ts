@@ -2,6 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { chainCredentials, staticCredentials } from '../../src/oci/auth/credentials';
+import { runCredentialHelper } from '../../src/oci/auth/credential-helper';
 import { DockerConfigCredentials, dockerConfigPath } from '../../src/oci/auth/docker-config';
 
 let dir: string;
@@ -126,6 +127,26 @@ test('missing helper says how to fix it', async () => {
   await expect(config.lookup('reg.example.com')).rejects.toThrow(
     'docker-credential-not-installed-here was not found on PATH; install it or remove it from the docker config',
   );
+});
+
+test('missing helper leaves no timer behind', async () => {
+  const timers = () => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
+  const before = timers();
+
+  await expect(runCredentialHelper('not-installed-here', 'reg.example.com')).rejects.toThrow('not found on PATH');
+
+  expect(timers()).toBe(before);
+});
+
+test('hung helper is stopped after the timeout', async () => {
+  writeHelper('hung', 'exec sleep 30');
+  const started = Date.now();
+
+  await expect(runCredentialHelper('hung', 'reg.example.com', 300)).rejects.toThrow(
+    'docker-credential-hung get timed out after 0.3 s for reg.example.com',
+  );
+
+  expect(Date.now() - started).toBeLessThan(10_000);
 });
 
 test('missing config file means no credentials', async () => {

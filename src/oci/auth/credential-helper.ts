@@ -12,20 +12,29 @@ const NOT_FOUND = /credentials not found/i;
  * undefined when the helper stores none for that server. The helper's output is never put in an error message,
  * because it may contain the secret.
  */
-export function runCredentialHelper(helper: string, serverUrl: string): Promise<Credential | undefined> {
+export function runCredentialHelper(
+  helper: string,
+  serverUrl: string,
+  timeoutMs = HELPER_TIMEOUT_MS,
+): Promise<Credential | undefined> {
   const program = `docker-credential-${helper}`;
   return new Promise((resolve, reject) => {
     // Passing the environment explicitly makes spawn search the PATH of process.env as it is now.
-    const child = spawn(program, ['get'], {
-      env: process.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: HELPER_TIMEOUT_MS,
-    });
+    const child = spawn(program, ['get'], { env: process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // spawn's own `timeout` option keeps its timer when the program does not start, which held a CLI that had
+    // already failed open for the whole timeout. This timer ends with the helper, however the helper ends.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      child.stdout.destroy();
+      child.stderr.destroy();
+      reject(new CredentialConfigError(`${program} get timed out after ${timeoutMs / 1000} s for ${serverUrl}`));
+    }, timeoutMs);
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.once('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
       const reason =
         error.code === 'ENOENT' ? `${program} was not found on PATH` : `${program} failed to start: ${error.message}`;
       reject(
@@ -35,6 +44,7 @@ export function runCredentialHelper(helper: string, serverUrl: string): Promise<
       );
     });
     child.once('close', (code, signal) => {
+      clearTimeout(timer);
       const output = Buffer.concat(stdout).toString('utf8');
       if (code === 0) {
         try {

@@ -39,10 +39,28 @@ async function heartbeating<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Fails a release whose pipeline reaches a registry over plain HTTP that this worker reaches over HTTPS. The worker
+ * decides which registries go without TLS (`--insecure-registry`), so that a pipeline file cannot make it send its
+ * credentials in clear text. Without this check, each request would fail the TLS handshake and be retried for minutes.
+ */
+function checkInsecureRegistries(registry: RegistryClient, listed: string[]): void {
+  const overHttps = listed.filter((host) => !registry.usesPlainHttp(host));
+  if (overHttps.length > 0) {
+    const flags = overHttps.map((host) => `--insecure-registry ${host}`).join(' ');
+    throw ApplicationFailure.nonRetryable(
+      `the pipeline lists ${overHttps.join(', ')} in insecureRegistries, but this worker reaches ` +
+        `${overHttps.length === 1 ? 'it' : 'them'} over HTTPS; start the worker with ${flags} to allow plain HTTP`,
+      'InsecureRegistryError',
+    );
+  }
+}
+
 export function createRegistryActivities(registry: RegistryClient, transport: Transport | undefined) {
   return {
     /** Resolves a reference to its manifest's descriptor. Idempotent: it only reads. */
     resolveDigest: async (input: ResolveDigestInput): Promise<ResolvedImage> => {
+      checkInsecureRegistries(registry, input.insecureRegistries ?? []);
       return heartbeating(async () => {
         const descriptor = await registry.resolve(
           Reference.parse(input.reference),

@@ -8,6 +8,8 @@ import type { HookResult, LedgerEntry, LockRequest } from '../workflows/messages
 export interface ResolveDigestInput {
   /** Image reference, by tag or digest. */
   reference: string;
+  /** The pipeline's `insecureRegistries`, which the worker must reach over plain HTTP as well. */
+  insecureRegistries?: string[];
 }
 
 /** Descriptor of a resolved manifest. */

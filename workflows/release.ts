@@ -82,7 +82,10 @@ async function runRelease(
   events: ReleaseEvents,
 ): Promise<void> {
   tracker.step('resolving the source');
-  const resolved = await registryActivities.resolveDigest({ reference: input.source });
+  const resolved = await registryActivities.resolveDigest({
+    reference: input.source,
+    insecureRegistries: input.pipeline.insecureRegistries,
+  });
   const pinned = pinnedDigest(input.source);
   if (pinned !== undefined && pinned !== resolved.digest) {
     tracker.finish('failed', `source ${input.source} resolves to ${resolved.digest}, not to its pinned digest`);

@@ -23,6 +23,11 @@ export class RegistryClient {
     this.transport = new Transport(options);
   }
 
+  /** Returns whether requests to `registry` go over plain HTTP: a loopback registry, or one named as insecure. */
+  usesPlainHttp(registry: string): boolean {
+    return this.transport.usesPlainHttp(registry);
+  }
+
   /** Resolves a tag or digest to the manifest's descriptor with HEAD, falling back to GET; rejects schema 1. */
   resolve(ref: Reference, signal?: AbortSignal): Promise<Descriptor> {
     return resolveManifest(this.transport, ref, signal);

@@ -206,6 +206,11 @@ export class Transport {
     return statusError(failed, response.status, details);
   }
 
+  /** Returns whether requests to `registry` go over plain HTTP: a loopback registry, or one named as insecure. */
+  usesPlainHttp(registry: string): boolean {
+    return this.originOf(registry).startsWith('http:');
+  }
+
   private originOf(registry: string): string {
     return registryOrigin(registry, this.insecureRegistries);
   }

@@ -225,6 +225,24 @@ test('stage with referrers receives the image signature', async () => {
   expect(inProd.status).toBe(404);
 });
 
+test('insecure registry the worker refuses fails the release at its start', async () => {
+  const pipeline = {
+    ...buildPipeline('plain', registry.host, [{ name: 'dev' }, { name: 'test' }]),
+    insecureRegistries: [registry.host, 'registry.example.com:5000'],
+  };
+  await pushSource('plain', 'v1', 7);
+
+  const started = await start(pipeline, `${registry.host}/plain/dev:v1`);
+  const status = (await handleOf(started.workflowId).result()) as ReleaseStatus;
+
+  expect(status.state).toBe('failed');
+  expect(status.failure).toContain(
+    'the pipeline lists registry.example.com:5000 in insecureRegistries, but this worker reaches it over HTTPS; ' +
+      'start the worker with --insecure-registry registry.example.com:5000 to allow plain HTTP',
+  );
+  expect(await tagDigest(registry.url, 'plain/test', 'test')).toBeUndefined();
+});
+
 test('approval sent before its stage is reached is used', async () => {
   const barrier = join(workDir, 'early-barrier');
   const hook = writeScript(

@@ -6,7 +6,8 @@ import { type LedgerEntry, ledgerQuery } from '../../workflows/messages';
 import { runAction, withClient } from './action';
 import { addCommonOptions, type ConnectionOptionValues, parsePositiveInteger, findTargetStage } from './options';
 import { formatTime, printJson, printTable, shortDigest } from './output';
-import { withWorkerDeadline } from './status-view';
+import { CliError, ExitCode } from './exit-codes';
+import { grpcDetailsOf, withWorkerDeadline } from './status-view';
 
 interface HistoryOptionValues extends ConnectionOptionValues {
   pipeline: string;
@@ -39,7 +40,16 @@ async function runHistory(stageName: string, options: HistoryOptionValues): Prom
       if (error instanceof WorkflowNotFoundError) {
         return [];
       }
-      throw error;
+      const details = grpcDetailsOf(error);
+      if (error instanceof CliError || details === undefined) {
+        throw error;
+      }
+      throw new CliError(
+        ExitCode.Unreachable,
+        `the ledger query of ${workflowId} failed (${details}); check that a worker runs ('promote worker') ` +
+          'and read its log',
+        { cause: error },
+      );
     }
   });
 

@@ -104,7 +104,7 @@ export async function readWorkflowStatus(client: Client, id: string): Promise<Wo
 }
 
 /** Returns the details of the gRPC error a Temporal client error wraps, or undefined for any other error. */
-function grpcDetailsOf(error: unknown): string | undefined {
+export function grpcDetailsOf(error: unknown): string | undefined {
   let current: unknown = error;
   while (current instanceof Error) {
     if (isGrpcServiceError(current)) {

@@ -9,6 +9,7 @@ import { Client, type Connection } from '@temporalio/client';
 import { pushImage } from '../../scripts/lib/images';
 import { type LocalRegistry, startRegistry } from '../../scripts/lib/registry';
 import { type LocalTemporalServer, startTemporalServer } from '../../scripts/lib/temporal-server';
+import { stageWorkflowId } from '../../src/temporal/ids';
 import type { ReleaseStatus } from '../../workflows/messages';
 import { connectTemporal, waitForRelease } from '../helpers/temporal';
 import {
@@ -123,4 +124,16 @@ test('running release without a worker exits 3 with one message', async () => {
     expect(run.stdout + run.stderr).toContain("start one with 'promote worker'");
   }
   await client.workflow.getHandle(id).terminate('end of test');
+});
+
+test('history without a worker exits 3 and names the fix', async () => {
+  // The first test's release reached the stage, which started the stage workflow; no worker runs now.
+  const stage = await client.workflow.getHandle(stageWorkflowId('slow', 'test')).describe();
+  expect(stage.status.name).toBe('RUNNING');
+
+  const run = await promote(env, 'history', '--pipeline', pipelineFile, 'test');
+
+  expect(run.code).toBe(3);
+  expect(run.stderr).toContain("'promote worker'");
+  expect(run.stderr).not.toContain('Failed to query Workflow');
 });

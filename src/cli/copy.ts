@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { type CopyResult, DigestMismatchError, Reference, RegistryClient } from '../oci';
+import { parseRegistryHost } from '../oci/reference';
 import { ProgressRenderer } from './progress';
 
 /** Thrown for a copy that cannot work as asked, whatever the registries hold; the command exits 2. */
@@ -19,8 +20,12 @@ interface CopyOptionValues {
   referrers?: boolean;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collectRegistry(value: string, previous: string[]): string[] {
+  try {
+    return [...previous, parseRegistryHost(value)];
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 function positiveInteger(value: string): number {
@@ -39,9 +44,15 @@ function uploadMethod(value: string): 'put' | 'patch' {
 }
 
 function summary(src: Reference, dst: Reference, result: CopyResult, seconds: number, referrers: boolean): string {
+  const referrerCount = referrers ? `; ${result.referrers} referrers` : '';
+  if (result.alreadyPresent) {
+    return (
+      `${dst.toString()} had ${result.digest} already, so no blob was sent${referrerCount}; ` +
+      `done in ${seconds.toFixed(2)} s`
+    );
+  }
   const { copied, mounted, skipped } = result.blobs;
   const mebibytes = (result.bytesUploaded / (1024 * 1024)).toFixed(1);
-  const referrerCount = referrers ? ` (${result.referrers} referrers)` : '';
   return (
     `copied ${src.toString()} to ${dst.toString()}: ${result.manifests} manifests${referrerCount}; blobs: ` +
     `${copied} uploaded, ${mounted} mounted, ${skipped} already present; ${mebibytes} MiB uploaded in ` +
@@ -86,7 +97,7 @@ async function runCopy(source: string, destination: string, options: CopyOptionV
       });
     renderer?.close();
     if (options.json) {
-      const { digest, mediaType, size, manifests, blobs, bytesUploaded, referrers } = result;
+      const { digest, mediaType, size, manifests, blobs, bytesUploaded, referrers, alreadyPresent } = result;
       const printed = {
         digest,
         mediaType,
@@ -94,6 +105,7 @@ async function runCopy(source: string, destination: string, options: CopyOptionV
         manifests,
         blobs,
         bytesUploaded,
+        alreadyPresent,
         ...(options.referrers && { referrers }),
       };
       process.stdout.write(JSON.stringify(printed) + '\n');
@@ -138,9 +150,15 @@ export function registerCopyCommand(program: Command): void {
     .argument('<dst>', 'destination reference; its tag is set to the copied digest (default tag: latest)')
     .option(
       '--json',
-      'print {digest, mediaType, size, manifests, blobs, bytesUploaded} as JSON, and referrers with --referrers',
+      'print {digest, mediaType, size, manifests, blobs, bytesUploaded, alreadyPresent} as JSON, and referrers ' +
+        'with --referrers',
     )
-    .option('--insecure <registry>', 'reach this registry (host[:port]) over plain HTTP; repeatable', collect, [])
+    .option(
+      '--insecure <registry>',
+      'reach this registry (host[:port]) over plain HTTP; repeatable',
+      collectRegistry,
+      [],
+    )
     .option('--concurrency <n>', 'blobs copied at once', positiveInteger, 4)
     .option('--upload-method <method>', 'put: one streamed PUT per blob; patch: PATCH then PUT', uploadMethod, 'put')
     .option(

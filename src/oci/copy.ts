@@ -43,6 +43,11 @@ export interface CopyResult {
   bytesUploaded: number;
   /** Referrers found at the source, each copied unless the destination had it; 0 unless referrers were requested. */
   referrers: number;
+  /**
+   * Whether the destination repository had the root manifest already. Its graph is then complete there and not
+   * walked, so `manifests` and `blobs` count only what the copy wrote (the tag, referrers).
+   */
+  alreadyPresent: boolean;
 }
 
 /** One copy of an image graph; tracks shared work so a blob or manifest used twice is copied once. */
@@ -275,7 +280,7 @@ export async function copyImage(
     const firstTarget = options.referrers ? dst.withoutIdentifier().withDigest(digest) : target;
     await copy.run(root, firstTarget);
     if (firstTarget === target) {
-      return { digest, mediaType, size, ...copy.result };
+      return { digest, mediaType, size, ...copy.result, alreadyPresent: false };
     }
   }
   if (options.referrers) {
@@ -286,5 +291,6 @@ export async function copyImage(
     options.onProgress?.({ kind: 'manifest-pushed', digest, mediaType });
   }
   // A root the destination had counts as one manifest, as a child manifest it had does.
-  return { digest, mediaType, size, ...copy.result, manifests: copy.result.manifests + (exists ? 1 : 0) };
+  const manifests = copy.result.manifests + (exists ? 1 : 0);
+  return { digest, mediaType, size, ...copy.result, manifests, alreadyPresent: exists };
 }

@@ -167,8 +167,38 @@ function looksLikeRegistry(component: string): boolean {
   return component.includes('.') || component.includes(':') || component === 'localhost';
 }
 
+/**
+ * Returns whether a name without '/' is a registry host that lost its repository, such as `localhost` or
+ * `127.0.0.1` in `127.0.0.1:5000`, which docker would read as the Docker Hub image `library/127.0.0.1`, tag `5000`.
+ */
+function isBareRegistryHost(name: string): boolean {
+  return name === 'localhost' || /^[0-9]{1,3}(?:\.[0-9]{1,3}){3}$/.test(name);
+}
+
+/**
+ * Validates a registry as options such as `--insecure` take it, `host[:port]` (a hostname, an IPv4 address or
+ * `[IPv6]`), and returns it lowercased. Throws an Error whose message names the value and the expected form.
+ */
+export function parseRegistryHost(value: string): string {
+  const expected = 'expected a registry as host[:port], without scheme or path, e.g. registry.example.com:5000';
+  if (value.includes('/')) {
+    throw new Error(`${expected}; got ${JSON.stringify(value)}`);
+  }
+  try {
+    return validateRegistry(value, value);
+  } catch (error) {
+    throw new Error(`${expected}; got ${JSON.stringify(value)}: ${(error as InvalidReferenceError).reason}`);
+  }
+}
+
 function splitRegistry(input: string, name: string): { registry: string; repository: string } {
   const slash = name.indexOf('/');
+  if (slash < 0 && isBareRegistryHost(name)) {
+    throw new InvalidReferenceError(
+      input,
+      `it names the registry ${name} but no repository; expected ${name}[:PORT]/REPOSITORY[:TAG]`,
+    );
+  }
   const first = slash < 0 ? '' : name.slice(0, slash);
   let registry = DOCKER_HUB_REGISTRY;
   let repository = name;

@@ -76,6 +76,7 @@ test('copy --json prints the result', async () => {
     manifests: 5,
     blobs: { copied: 9, mounted: 0, skipped: 0 },
     bytesUploaded: expect.any(Number) as number,
+    alreadyPresent: false,
   });
   expect(printed.bytesUploaded).toBeGreaterThan(0);
 });
@@ -96,6 +97,29 @@ test('copy --referrers --json counts the referrers', async () => {
   expect(run.stderr).toBe('');
   expect(run.code).toBe(0);
   expect(JSON.parse(run.stdout)).toMatchObject({ digest: image.digest, manifests: 2, referrers: 1 });
+});
+
+test('second copy says the destination had the image', async () => {
+  const index = await pushMultiPlatformImage(source, 'team/twice', { tag: 'v1' });
+  const args = [`${source.host}/team/twice:v1`, `${destination.host}/prod/twice:v1`];
+  await promote('copy', ...args);
+
+  const again = await promote('copy', ...args);
+  const json = await promote('copy', '--json', ...args);
+
+  expect(again.code).toBe(0);
+  expect(again.stderr).toContain(`${destination.host}/prod/twice:v1 had ${index.digest} already, so no blob was sent`);
+  expect(JSON.parse(json.stdout)).toMatchObject({ digest: index.digest, alreadyPresent: true, bytesUploaded: 0 });
+});
+
+test('copy rejects an --insecure value that is not host[:port]', async () => {
+  const run = await promote('copy', '--insecure', 'http://registry.example.com', 'a/b:1', 'c/d:1');
+
+  expect(run.code).toBe(2);
+  expect(run.stderr).toContain(
+    'expected a registry as host[:port], without scheme or path, e.g. registry.example.com:5000; ' +
+      'got "http://registry.example.com"',
+  );
 });
 
 test('copy rejects an invalid reference with exit code 2', async () => {

@@ -1,5 +1,5 @@
 import { InvalidDigestError, parseDigest } from '../../src/oci/digest';
-import { InvalidReferenceError, Reference } from '../../src/oci/reference';
+import { InvalidReferenceError, parseRegistryHost, Reference } from '../../src/oci/reference';
 
 const HEX = 'a'.repeat(64);
 const EXPECTED =
@@ -122,6 +122,8 @@ describe('Reference.parse', () => {
     ['[::1]x/app', 'registry "[::1]x" has text after the IPv6 address'],
     [':5000/app', 'registry host "" is invalid (use a hostname, an IPv4 address or [IPv6])'],
     ['r.io/a' + '/b'.repeat(125), 'name is 256 characters long; the maximum is 255'],
+    ['127.0.0.1:5000', 'it names the registry 127.0.0.1 but no repository; expected 127.0.0.1[:PORT]/REPOSITORY[:TAG]'],
+    ['localhost', 'it names the registry localhost but no repository; expected localhost[:PORT]/REPOSITORY[:TAG]'],
   ];
 
   test.each(bad)('rejects %j', (input, reason) => {
@@ -134,6 +136,25 @@ describe('Reference.parse', () => {
 
     expect(thrown).toBeInstanceOf(InvalidReferenceError);
     expect((thrown as Error).message).toBe(`invalid image reference ${JSON.stringify(input)}: ${reason}; ${EXPECTED}`);
+  });
+
+  test.each([
+    ['registry.example.com:5000', 'registry.example.com:5000'],
+    ['Registry.Example.com', 'registry.example.com'],
+    ['[::1]:5000', '[::1]:5000'],
+  ])('registry host %s is accepted', (input, expected) => {
+    expect(parseRegistryHost(input)).toBe(expected);
+  });
+
+  test.each([
+    ['http://registry.example.com', 'got "http://registry.example.com"'],
+    ['registry.example.com:99999', 'registry port "99999" must be a number from 1 to 65535'],
+    ['bad host', 'registry host "bad host" is invalid'],
+  ])('registry host %s is rejected', (input, detail) => {
+    expect(() => parseRegistryHost(input)).toThrow(
+      'expected a registry as host[:port], without scheme or path, e.g. registry.example.com:5000',
+    );
+    expect(() => parseRegistryHost(input)).toThrow(detail);
   });
 
   test('message for an uppercase repository matches the documented form', () => {

@@ -26,15 +26,39 @@ function notAString(issue: { input?: unknown }): string | undefined {
   return `invalid duration: got ${Array.isArray(issue.input) ? 'a list' : typeof issue.input}; ${DURATION_FORM}`;
 }
 
-/** A duration written as a number and a unit (ms, s, m, h, d), read as milliseconds. */
-export const durationSchema = z.string({ error: notAString }).transform((text, context) => {
-  const ms = parseDuration(text);
-  if (ms === undefined) {
-    context.addIssue({
-      code: 'custom',
-      message: `invalid duration "${text}"; ${DURATION_FORM}`,
-    });
-    return z.NEVER;
-  }
-  return ms;
-});
+/** Bounds a duration field puts on the values it accepts. */
+export interface DurationLimits {
+  /** Rejects 0 and values that round to 0 ms when set. The example of a valid value goes in the message. */
+  positive?: { example: string };
+  /** Largest value accepted, in milliseconds, with the form shown in the message (`24d`) and why it is the limit. */
+  max?: { ms: number; text: string; reason: string };
+}
+
+/** Builds a schema for a duration written as a number and a unit (ms, s, m, h, d), read as milliseconds. */
+export function durationSchemaWithin(limits: DurationLimits) {
+  return z.string({ error: notAString }).transform((text, context) => {
+    const ms = parseDuration(text);
+    if (ms === undefined) {
+      context.addIssue({ code: 'custom', message: `invalid duration "${text}"; ${DURATION_FORM}` });
+      return z.NEVER;
+    }
+    if (limits.positive && ms === 0) {
+      context.addIssue({
+        code: 'custom',
+        message: `invalid duration "${text}"; expected a duration above 0, e.g. ${limits.positive.example}`,
+      });
+      return z.NEVER;
+    }
+    if (limits.max && ms > limits.max.ms) {
+      context.addIssue({
+        code: 'custom',
+        message: `invalid duration "${text}"; expected at most ${limits.max.text}, because ${limits.max.reason}`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
+/** A duration written as a number and a unit (ms, s, m, h, d), read as milliseconds, where 0 is allowed. */
+export const durationSchema = durationSchemaWithin({});

@@ -40,3 +40,20 @@ export function repositoryProblem(text: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * Returns the registry host and repository path a stage's repository names, normalised so that two spellings of
+ * one repository compare equal: host names in lowercase, Docker Hub aliases as `index.docker.io`. An invalid
+ * repository is returned as written, because its own problem is reported elsewhere.
+ */
+export function repositoryKey(text: string): string {
+  try {
+    const reference = Reference.parse(text);
+    return `${reference.registry.toLowerCase()}/${reference.repository}`;
+  } catch (error) {
+    if (error instanceof InvalidReferenceError) {
+      return text;
+    }
+    throw error;
+  }
+}

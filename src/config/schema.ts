@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { eventsWebhookSchema } from '../events/webhook';
 import { checkWhenPlacement, policyRuleSchema, triggersSchema } from '../policy/schema';
-import { durationSchema } from './duration';
-import { repositoryProblem } from './repository';
+import { durationSchema, durationSchemaWithin } from './duration';
+import { repositoryKey, repositoryProblem } from './repository';
 import { checkTagTemplate } from './tag-template';
 
 const NAME_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
@@ -42,9 +42,21 @@ const nameSchema = z
   .string()
   .regex(NAME_PATTERN, 'expected a lowercase name of letters, digits and "-", starting with a letter, e.g. staging');
 
+const TAG_FORM = 'a tag of up to 128 letters, digits, "_", "." or "-", e.g. prod';
+
 const tagSchema = z
-  .string()
-  .regex(TAG_PATTERN, 'expected a tag of up to 128 letters, digits, "_", "." or "-", e.g. prod');
+  .string({ error: (issue) => (issue.input === undefined ? `missing; expected ${TAG_FORM}` : undefined) })
+  .regex(TAG_PATTERN, `expected ${TAG_FORM}`);
+
+/**
+ * Maximum hook timeout. The worker times a hook with Node timers (setTimeout, AbortSignal.timeout), which fire
+ * after 1 ms when the delay is above 2^31-1 ms (Node's timers documentation), so every run would time out at once.
+ */
+const MAX_HOOK_TIMEOUT = {
+  ms: 24 * 86_400_000,
+  text: '24d',
+  reason: 'the worker times hooks with Node timers, which cannot wait longer than 2^31-1 ms (about 24.8 days)',
+};
 
 /** A stage's repository, written as `registry[:port]/path` without tag or digest (`registry.example.com/team/app`). */
 const repositorySchema = z
@@ -124,25 +136,58 @@ export const hookSchema = z
         }
       })
       .default({}),
-    /** How long one run may take; default 5m. */
-    timeout: durationSchema.default(5 * 60_000),
+    /** How long one run may take, above 0 and at most 24d; default 5m. */
+    timeout: durationSchemaWithin({ positive: { example: '5m' }, max: MAX_HOOK_TIMEOUT }).default(5 * 60_000),
   })
   .strict()
   .refine((hook) => (hook.command === undefined) !== (hook.http === undefined), {
     message: 'a hook needs exactly one of "command" (a list: program and arguments) or "http" (an object with url)',
   });
 
+/**
+ * A person allowed to approve. `promote approve --as` trims the name it is given, so a name with surrounding
+ * whitespace could never match.
+ */
+const approverSchema = z.string().superRefine((name, context) => {
+  if (name.trim() === '') {
+    context.addIssue({
+      code: 'custom',
+      message: `empty approver name ${JSON.stringify(name)}; expected a name, e.g. alice`,
+    });
+  } else if (name.trim() !== name) {
+    context.addIssue({
+      code: 'custom',
+      message:
+        `approver ${JSON.stringify(name)} has leading or trailing whitespace, which 'promote approve --as' trims, ` +
+        `so this approver could never approve; expected ${JSON.stringify(name.trim())}`,
+    });
+  }
+});
+
 /** An approval gate: who may approve a stage, and how many distinct approvals it needs. */
 export const approvalSchema = z
   .object({
-    /** People allowed to approve or reject. */
-    approvers: z.array(z.string().min(1)).min(1),
+    /** People allowed to approve or reject, each listed once. */
+    approvers: z
+      .array(approverSchema)
+      .min(1)
+      .superRefine((approvers, context) => {
+        approvers.forEach((name, index) => {
+          if (approvers.indexOf(name) < index) {
+            context.addIssue({
+              code: 'custom',
+              message: `duplicate approver ${JSON.stringify(name)}; approvals count distinct people, so list each approver once`,
+              path: [index],
+            });
+          }
+        });
+      }),
     /** Distinct approvals needed; default 1. */
     required: z.number().int().min(1).default(1),
     /** Whether the person who started the release may approve it; default false. */
     allowSelfApproval: z.boolean().default(false),
-    /** How long to wait for approval before the release ends as expired; default 7d. */
-    timeout: durationSchema.default(7 * 86_400_000),
+    /** How long to wait for approval before the release ends as expired, above 0; default 7d. */
+    timeout: durationSchemaWithin({ positive: { example: '3d' } }).default(7 * 86_400_000),
   })
   .strict()
   .refine((approval) => approval.required <= approval.approvers.length, {
@@ -182,6 +227,30 @@ export const stageSchema = z
   })
   .strict();
 
+/**
+ * Rejects a stage whose repository and environment tag are those of an earlier stage: both stages would move the
+ * same tag, so promoting into the later one would overwrite what the earlier one holds. The source stage counts too.
+ */
+function checkEnvironmentTags(stages: readonly Stage[], context: z.RefinementCtx): void {
+  const earlier = new Map<string, { name: string; index: number }>();
+  stages.forEach((stage, index) => {
+    const repository = repositoryKey(stage.repository);
+    const key = `${repository}:${stage.environmentTag}`;
+    const first = earlier.get(key);
+    if (first) {
+      context.addIssue({
+        code: 'custom',
+        message:
+          `stage "${stage.name}" would move the same tag as stage "${first.name}" (stages[${first.index}]), ` +
+          `${stage.repository}:${stage.environmentTag}; expected a repository or environmentTag different from that stage's`,
+        path: ['stages', index, 'environmentTag'],
+      });
+    } else {
+      earlier.set(key, { name: stage.name, index });
+    }
+  });
+}
+
 /** A pipeline file. */
 export const pipelineSchema = z
   .object({
@@ -209,6 +278,7 @@ export const pipelineSchema = z
       }
       seen.add(stage.name);
     });
+    checkEnvironmentTags(pipeline.stages, context);
     if (pipeline.stages[0]?.approval) {
       context.addIssue({
         code: 'custom',

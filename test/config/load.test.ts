@@ -46,6 +46,19 @@ describe('pipeline file', () => {
     expect(pipeline.insecureRegistries).toEqual([]);
   });
 
+  it('accepts a zero soak and a 24-day hook timeout', () => {
+    const pipeline = parsePipelineYaml(
+      VALID.replace('soak: 10m', 'soak: 0s').replace('"--fast"]', '"--fast"]\n        timeout: 24d'),
+    );
+    expect(pipeline.stages[1].soak).toBe(0);
+    expect(pipeline.stages[1].hooks[0].timeout).toBe(24 * 86_400_000);
+  });
+
+  it('accepts one environment tag in two repositories', () => {
+    const pipeline = parsePipelineYaml(VALID.replace('environmentTag: prod', 'environmentTag: dev'));
+    expect(pipeline.stages.map((stage) => stage.environmentTag)).toEqual(['dev', 'dev']);
+  });
+
   it('reports the line of a bad value', () => {
     try {
       parsePipelineYaml(VALID.replace('soak: 10m', 'soak: ten minutes'), 'pipeline.yaml');
@@ -135,6 +148,78 @@ describe('pipeline file', () => {
       'stage name shown with the value found',
       VALID.replace('name: prod', 'name: Prod'),
       'expected a lowercase name of letters, digits and "-", starting with a letter, e.g. staging; got "Prod"',
+    ],
+    [
+      'hook timeout above 24 days',
+      VALID.replace('"--fast"]', '"--fast"]\n        timeout: 25d'),
+      'stages[1].hooks[0].timeout: invalid duration "25d"; expected at most 24d, because the worker times hooks ' +
+        'with Node timers, which cannot wait longer than 2^31-1 ms (about 24.8 days)',
+    ],
+    [
+      'hook timeout just above 24 days',
+      VALID.replace('"--fast"]', '"--fast"]\n        timeout: 24.5d'),
+      'stages[1].hooks[0].timeout: invalid duration "24.5d"; expected at most 24d',
+    ],
+    [
+      'zero hook timeout',
+      VALID.replace('"--fast"]', '"--fast"]\n        timeout: 0s'),
+      'stages[1].hooks[0].timeout: invalid duration "0s"; expected a duration above 0, e.g. 5m',
+    ],
+    [
+      'hook timeout that rounds to 0 ms',
+      VALID.replace('"--fast"]', '"--fast"]\n        timeout: 0.1ms'),
+      'stages[1].hooks[0].timeout: invalid duration "0.1ms"; expected a duration above 0',
+    ],
+    [
+      'zero approval timeout',
+      VALID.replace('required: 2', 'required: 2\n      timeout: 0d'),
+      'stages[1].approval.timeout: invalid duration "0d"; expected a duration above 0, e.g. 3d',
+    ],
+    [
+      'duplicate approver',
+      VALID.replace('[alice, bob]', '[alice, alice]'),
+      'stages[1].approval.approvers[1]: duplicate approver "alice"; approvals count distinct people',
+    ],
+    [
+      'approver with surrounding whitespace',
+      VALID.replace('[alice, bob]', '["alice ", bob]'),
+      `stages[1].approval.approvers[0]: approver "alice " has leading or trailing whitespace, which 'promote approve --as' trims`,
+    ],
+    [
+      'empty approver',
+      VALID.replace('[alice, bob]', '[alice, ""]'),
+      'stages[1].approval.approvers[1]: empty approver name ""; expected a name, e.g. alice',
+    ],
+    [
+      'blank approver',
+      VALID.replace('[alice, bob]', '[alice, "  "]'),
+      'stages[1].approval.approvers[1]: empty approver name "  "',
+    ],
+    [
+      'target stage equal to the source stage',
+      VALID.replace('registry.example.com:5000/prod/web', 'registry.example.com/dev/web').replace(
+        'environmentTag: prod',
+        'environmentTag: dev',
+      ),
+      'stages[1].environmentTag: stage "prod" would move the same tag as stage "dev" (stages[0]), ' +
+        "registry.example.com/dev/web:dev; expected a repository or environmentTag different from that stage's",
+    ],
+    [
+      'two targets moving one tag',
+      VALID + '  - name: staging\n    repository: registry.example.com:5000/prod/web\n    environmentTag: prod\n',
+      'stages[2].environmentTag: stage "staging" would move the same tag as stage "prod" (stages[1])',
+    ],
+    [
+      'one repository spelled two ways',
+      VALID.replace('registry.example.com/dev/web', 'docker.io/team/web')
+        .replace('registry.example.com:5000/prod/web', 'index.docker.io/team/web')
+        .replace('environmentTag: prod', 'environmentTag: dev'),
+      'stages[1].environmentTag: stage "prod" would move the same tag as stage "dev" (stages[0])',
+    ],
+    [
+      'missing environment tag',
+      VALID.replace('    environmentTag: prod\n', ''),
+      'stages[1].environmentTag: missing; expected a tag of up to 128 letters, digits, "_", "." or "-", e.g. prod',
     ],
   ];
 

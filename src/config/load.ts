@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode, type YAMLError } from 'yaml';
 import { describeIssue } from './issues';
 import { type Pipeline, pipelineSchema } from './schema';
 
@@ -7,7 +7,10 @@ import { type Pipeline, pipelineSchema } from './schema';
 export interface PipelineProblem {
   /** Path in the file, e.g. `stages[2].approval.required`; empty for the whole document. */
   path: string;
-  /** 1-based line of the value, when the YAML parser located it. */
+  /**
+   * 1-based line of the value, when the YAML parser located it. For a missing field, the line of the mapping
+   * that lacks it.
+   */
   line?: number;
   message: string;
 }
@@ -40,19 +43,41 @@ function formatPath(path: readonly PropertyKey[]): string {
   }, '');
 }
 
-/** Finds the YAML node at a schema path, to report its line. */
+/**
+ * Finds the YAML node at a schema path, to report its line. When the path ends at a field the file lacks, returns
+ * the deepest node on the path, which is the mapping that should contain it.
+ */
 function nodeAt(root: unknown, path: readonly PropertyKey[]): YamlNode | undefined {
-  let node = root;
+  let node = root as YamlNode | undefined;
   for (const key of path) {
-    if (isMap(node)) {
-      node = node.get(key, true);
-    } else if (isSeq(node) && typeof key === 'number') {
-      node = node.get(key, true);
-    } else {
-      return undefined;
+    let child: unknown;
+    if (isMap(node) || (isSeq(node) && typeof key === 'number')) {
+      child = node.get(key, true);
+    }
+    if (child === undefined) {
+      return node;
+    }
+    node = child as YamlNode;
+  }
+  return node;
+}
+
+/** A key as written at the start of `text`, without its quotes, e.g. `soak` from `soak: 10m`. */
+const KEY_AT_START = /^(?:"([^"\n]*)"|'([^'\n]*)'|([^\s:#][^:\n]*?))\s*:/;
+
+/**
+ * Describes a YAML syntax error in one line, without the parser's code frame. A duplicate key gets the key's
+ * name, which the parser's message leaves out.
+ */
+function describeYamlError(error: YAMLError, text: string): string {
+  if (error.code === 'DUPLICATE_KEY') {
+    const match = KEY_AT_START.exec(text.slice(error.pos[0]));
+    const key = match?.[1] ?? match?.[2] ?? match?.[3];
+    if (key !== undefined) {
+      return `not valid YAML: duplicate key ${JSON.stringify(key)}; expected each key once per mapping`;
     }
   }
-  return node as YamlNode | undefined;
+  return `not valid YAML: ${error.message.split('\n')[0]}`;
 }
 
 /** Validates a parsed pipeline object; `source` names it in errors. */
@@ -73,14 +98,17 @@ export function parsePipeline(value: unknown, source = 'pipeline'): Pipeline {
 /** Parses and validates pipeline YAML text; errors name the path in the file and its line. */
 export function parsePipelineYaml(text: string, source = 'pipeline'): Pipeline {
   const lineCounter = new LineCounter();
+  // prettyErrors would append a code frame to each message, so the line is taken from the error's offset instead.
   const document = parseDocument(text, { lineCounter, prettyErrors: false });
   if (document.errors.length > 0) {
+    // The parser reports an unclosed bracket or quote at the end of the input, which is past the last line.
+    const lastContentOffset = Math.max(0, text.trimEnd().length - 1);
     throw new InvalidPipelineError(
       source,
       document.errors.map((error) => ({
         path: '',
-        line: error.linePos?.[0].line,
-        message: `not valid YAML: ${error.message.split('\n')[0]}`,
+        line: lineCounter.linePos(Math.min(error.pos[0], lastContentOffset)).line,
+        message: describeYamlError(error, text),
       })),
     );
   }

@@ -221,6 +221,11 @@ describe('pipeline file', () => {
       VALID.replace('    environmentTag: prod\n', ''),
       'stages[1].environmentTag: missing; expected a tag of up to 128 letters, digits, "_", "." or "-", e.g. prod',
     ],
+    [
+      'duplicate key',
+      VALID.replace('soak: 10m', 'soak: 10m\n    soak: 1m'),
+      ': not valid YAML: duplicate key "soak"; expected each key once per mapping',
+    ],
   ];
 
   it.each(badCases)('refuses %s', (_, yaml, expected) => {

@@ -55,11 +55,13 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackSt
   const locks = new StageLocks(input.pipeline.name);
   gates.registerHandlers();
   locks.registerHandlers();
-  setHandler(rollbackStatusQuery, () => ({
+  // The status with the decisions taken so far, for the query and for every way the rollback ends.
+  const snapshot = (): RollbackStatus => ({
     ...status,
     approvals: [...gates.recordsFor(input.stage)],
     refusedApprovals: [...gates.refused],
-  }));
+  });
+  setHandler(rollbackStatusQuery, snapshot);
 
   // The same search attributes as releases, so `PromoteState` lists waiting rollbacks next to waiting releases.
   const setState = (state: RollbackState) => {
@@ -82,7 +84,7 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackSt
       'failed',
       `"${input.stage}" is not a target stage of pipeline ${input.pipeline.name}; expected one of ${targets.join(', ')}`,
     );
-    return status;
+    return snapshot();
   }
 
   let lockRequested = false;
@@ -91,7 +93,7 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackSt
     const choice = chooseRollbackTarget(ledger, input.to);
     if ('problem' in choice) {
       finish('failed', `stage ${input.stage}: ${choice.problem}`);
-      return status;
+      return snapshot();
     }
     status.targetDigest = choice.target;
     upsertSearchAttributes([{ key: DIGEST_ATTRIBUTE, value: choice.target }]);
@@ -106,7 +108,7 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackSt
             ? `${gate.by.person} rejected the rollback`
             : 'the rollback was not approved in time';
         finish(gate.decision, failure);
-        return status;
+        return snapshot();
       }
     }
 
@@ -119,7 +121,7 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackSt
       finish('failed', `the ledger of stage ${input.stage} changed while the rollback waited; start a new rollback`);
       await locks.release(input.stage);
       lockRequested = false;
-      return status;
+      return snapshot();
     }
 
     status.currentStep = `moving ${stage.environmentTag} to ${choice.target}`;
@@ -155,7 +157,7 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackSt
   }
 
   await condition(allHandlersFinished);
-  return { ...status, approvals: [...gates.recordsFor(input.stage)], refusedApprovals: [...gates.refused] };
+  return snapshot();
 }
 
 function rollbackEntry(

@@ -6,7 +6,14 @@ import { pushImage } from '../../scripts/lib/images';
 import { type LocalRegistry, startRegistry } from '../../scripts/lib/registry';
 import type { Pipeline } from '../../src/config/schema';
 import { RegistryClient } from '../../src/oci/client';
-import { approveRelease, getStageLedger, getStageLock, startRelease, startRollback } from '../../src/temporal/releases';
+import {
+  approveRelease,
+  getStageLedger,
+  getStageLock,
+  rejectRelease,
+  startRelease,
+  startRollback,
+} from '../../src/temporal/releases';
 import {
   type ReleaseStatus,
   releaseStatusQuery,
@@ -45,8 +52,8 @@ afterAll(async () => {
   rmSync(workDir, { recursive: true, force: true });
 });
 
-/** Pushes a new build to the pipeline's dev repository and releases it; approves prod as alice when gated. */
-async function release(pipeline: Pipeline, seed: string, approveProd = false): Promise<string> {
+/** Pushes a new build to the pipeline's dev repository and releases it; approves prod (as alice) when gated. */
+async function release(pipeline: Pipeline, seed: string, approveProd = false, approvers = ['alice']): Promise<string> {
   const image = await pushImage(
     registry,
     `${pipeline.name}/dev`,
@@ -60,11 +67,9 @@ async function release(pipeline: Pipeline, seed: string, approveProd = false): P
   );
   if (approveProd) {
     await waitForRelease(environment.client, started.workflowId, (s) => s.state === 'awaiting-approval', 'prod gate');
-    await approveRelease(environment.client, started.workflowId, {
-      stage: 'prod',
-      digest: image.digest,
-      person: 'alice',
-    });
+    for (const person of approvers) {
+      await approveRelease(environment.client, started.workflowId, { stage: 'prod', digest: image.digest, person });
+    }
   }
   const status = (await environment.client.workflow.getHandle(started.workflowId).result()) as ReleaseStatus;
   expect(status.state).toBe('completed');
@@ -114,6 +119,34 @@ test('manual rollback returns prod to its last good digest', async () => {
     workflowId: handle.workflowId,
   });
   expect(ledger[2].approvals.map((record) => record.person)).toEqual(['alice']);
+});
+
+test('rejected rollback keeps its approvals and the rejection', async () => {
+  const pipeline = buildPipeline('veto', registry.host, [
+    { name: 'dev' },
+    { name: 'prod', approval: { approvers: ['alice', 'bob', 'carol'], required: 2 } },
+  ]);
+  const good = await release(pipeline, 'v1', true, ['alice', 'bob']);
+  await release(pipeline, 'v2', true, ['alice', 'bob']);
+
+  const handle = await startRollback(environment.client, { pipeline, stage: 'prod', requestedBy: 'carol' }, TASK_QUEUE);
+  await waitUntil('the rollback to await approval', async () => {
+    return (await handle.query(rollbackStatusQuery)).state === 'awaiting-approval';
+  });
+  await approveRelease(environment.client, handle.workflowId, { stage: 'prod', digest: good, person: 'alice' });
+  await rejectRelease(environment.client, handle.workflowId, {
+    stage: 'prod',
+    digest: good,
+    person: 'bob',
+    comment: 'dashboards red',
+  });
+
+  const result = await rollbackResult(handle.workflowId);
+  expect(result.state).toBe('rejected');
+  expect(result.approvals.map((record) => [record.person, record.decision, record.comment])).toEqual([
+    ['alice', 'approved', undefined],
+    ['bob', 'rejected', 'dashboards red'],
+  ]);
 });
 
 test('rollback to a named digest, and refusals for unknown targets', async () => {

@@ -60,5 +60,15 @@ export function durationSchemaWithin(limits: DurationLimits) {
   });
 }
 
-/** A duration written as a number and a unit (ms, s, m, h, d), read as milliseconds, where 0 is allowed. */
-export const durationSchema = durationSchemaWithin({});
+/**
+ * The longest wait a pipeline may ask for. Temporal timers take it as it is, so without a bound a typo such as
+ * `99999999999999999999d` would become a wait that never ends.
+ */
+export const MAX_WAIT = {
+  ms: 365 * 86_400_000,
+  text: '365d',
+  reason: 'a release is not meant to wait longer than a year',
+};
+
+/** A duration written as a number and a unit (ms, s, m, h, d), read as milliseconds: 0 up to MAX_WAIT. */
+export const durationSchema = durationSchemaWithin({ max: MAX_WAIT });

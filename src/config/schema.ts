@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { eventsWebhookSchema } from '../events/webhook';
 import { checkWhenPlacement, policyRuleSchema, triggersSchema } from '../policy/schema';
-import { durationSchema, durationSchemaWithin } from './duration';
+import { durationSchema, durationSchemaWithin, MAX_WAIT } from './duration';
 import { repositoryKey, repositoryProblem } from './repository';
 import { checkTagTemplate } from './tag-template';
 
@@ -187,7 +187,7 @@ export const approvalSchema = z
     /** Whether the person who started the release may approve it; default false. */
     allowSelfApproval: z.boolean().default(false),
     /** How long to wait for approval before the release ends as expired, above 0; default 7d. */
-    timeout: durationSchemaWithin({ positive: { example: '3d' } }).default(7 * 86_400_000),
+    timeout: durationSchemaWithin({ positive: { example: '3d' }, max: MAX_WAIT }).default(7 * 86_400_000),
   })
   .strict()
   .refine((approval) => approval.required <= approval.approvers.length, {

@@ -90,6 +90,16 @@ describe('pipeline file', () => {
     ],
     ['unknown field', VALID.replace('soak: 10m', 'soak: 10m\n    sleep: 1'), 'stages[1]: unknown field "sleep"'],
     ['bad duration', VALID.replace('soak: 10m', 'soak: 10 min'), 'stages[1].soak: invalid duration "10 min"'],
+    [
+      'soak longer than a year',
+      VALID.replace('soak: 10m', 'soak: 99999999999999999999d'),
+      'stages[1].soak: invalid duration "99999999999999999999d"; expected at most 365d',
+    ],
+    [
+      'approval timeout longer than a year',
+      VALID.replace('required: 2', 'required: 2\n      timeout: 366d'),
+      'stages[1].approval.timeout: invalid duration "366d"; expected at most 365d',
+    ],
     ['duplicate stage', VALID.replace('name: prod', 'name: dev'), 'stages[1].name: duplicate stage name "dev"'],
     ['uppercase stage name', VALID.replace('name: prod', 'name: Prod'), 'stages[1].name: expected a lowercase name'],
     [

@@ -86,6 +86,13 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  // A reader that stops early (`promote history | head -1`) closes the pipe, and the output left has no reader.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') {
+      throw error;
+    }
+    process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+  });
   void main(process.argv).then((code) => {
     process.exitCode = code;
   });

@@ -1,6 +1,9 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { type Command } from 'commander';
 import { loadPipelineFile } from '../config/load';
+import type { Pipeline, Stage } from '../config/schema';
+import { RegistryClient } from '../oci/client';
+import { Reference } from '../oci/reference';
 import { stageWorkflowId } from '../temporal/ids';
 import { type LedgerEntry, ledgerQuery } from '../../workflows/messages';
 import { runAction, withClient } from './action';
@@ -23,6 +26,41 @@ function describeHooks(entry: LedgerEntry): string {
   return entry.hooks.length > 0
     ? entry.hooks.map((hook) => `${hook.name}:${hook.passed ? 'passed' : 'failed'}`).join(',')
     : '-';
+}
+
+/** Time allowed for reading the environment tag from the registry; the ledger is shown without it after that. */
+const TAG_READ_TIMEOUT_MS = 10_000;
+
+/** The environment tag as the registry has it now: its digest (null when absent), or why it could not be read. */
+type TagNow = { digest: string | null } | { error: string };
+
+async function readTagNow(pipeline: Pipeline, stage: Stage): Promise<TagNow> {
+  const registry = new RegistryClient({ insecureRegistries: pipeline.insecureRegistries, retry: { attempts: 2 } });
+  try {
+    const tagged = Reference.parse(stage.repository).withTag(stage.environmentTag);
+    const digest = await registry.getTagDigest(tagged, AbortSignal.timeout(TAG_READ_TIMEOUT_MS));
+    return { digest: digest ?? null };
+  } catch (error) {
+    return { error: error instanceof Error ? error.message : String(error) };
+  } finally {
+    await registry.close();
+  }
+}
+
+/** Describes the environment tag: as the registry has it, and as the ledger's last entry left it when they differ. */
+function describeTagNow(stage: Stage, current: LedgerEntry, tagNow: TagNow): string {
+  const tag = `${stage.environmentTag} in ${stage.repository}`;
+  const fromLedger = `${current.environmentDigest ?? 'absent'} since ${formatTime(current.at)}`;
+  if ('error' in tagNow) {
+    return `${tag} was ${fromLedger} by the ledger's last entry; the registry could not be read: ${tagNow.error}`;
+  }
+  if (tagNow.digest === current.environmentDigest) {
+    return `${tag} is ${fromLedger}`;
+  }
+  return (
+    `${tag} is ${tagNow.digest ?? 'absent'} in the registry, but the ledger's last entry left it at ${fromLedger}; ` +
+    'it was changed outside image-promoter'
+  );
 }
 
 async function runHistory(stageName: string, options: HistoryOptionValues): Promise<void> {
@@ -53,21 +91,18 @@ async function runHistory(stageName: string, options: HistoryOptionValues): Prom
     }
   });
 
+  const tagNow = await readTagNow(pipeline, stage);
   if (options.json) {
-    printJson({ pipeline: pipeline.name, stage: stage.name, entries });
+    printJson({ pipeline: pipeline.name, stage: stage.name, tagNow, entries });
     return;
   }
   if (entries.length === 0) {
     process.stdout.write(`no promotions recorded in ${pipeline.name}/${stage.name}\n`);
     return;
   }
-  const current = entries[entries.length - 1];
-  process.stdout.write(
-    `${stage.environmentTag} in ${stage.repository} is ${current.environmentDigest ?? 'absent'} ` +
-      `since ${formatTime(current.at)}\n\n`,
-  );
+  process.stdout.write(`${describeTagNow(stage, entries[entries.length - 1], tagNow)}\n\n`);
   printTable(
-    ['at', 'kind', 'digest', 'tag now', 'previous', 'by', 'approved by', 'hooks', 'workflow', 'reason'],
+    ['at', 'kind', 'digest', 'tag after', 'previous', 'by', 'approved by', 'hooks', 'workflow', 'reason'],
     entries.map((entry) => [
       formatTime(entry.at),
       entry.kind,

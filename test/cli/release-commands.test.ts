@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, type Connection } from '@temporalio/client';
-import { pushImage } from '../../scripts/lib/images';
+import { pushImage, pushManifest } from '../../scripts/lib/images';
 import { waitUntil } from '../../scripts/lib/ports';
 import { type LocalRegistry, startRegistry } from '../../scripts/lib/registry';
 import { type LocalTemporalServer, startTemporalServer } from '../../scripts/lib/temporal-server';
@@ -320,7 +320,7 @@ describe('promote history', () => {
     const run = await promote(env, 'history', '--pipeline', pipelineFile, 'prod');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`prod in ${registry.host}/web/prod is ${digests[1]} since `);
-    expect(run.stdout).toMatch(/^AT +KIND +DIGEST +TAG NOW +PREVIOUS +BY +APPROVED BY +HOOKS +WORKFLOW +REASON$/m);
+    expect(run.stdout).toMatch(/^AT +KIND +DIGEST +TAG AFTER +PREVIOUS +BY +APPROVED BY +HOOKS +WORKFLOW +REASON$/m);
     expect(run.stdout).toMatch(
       new RegExp(`promoted +${digests[0].slice(0, 19)} +${digests[0].slice(0, 19)} +- +ci-bot +alice `),
     );
@@ -345,6 +345,35 @@ describe('promote history', () => {
       digests.map((digest) => ['promoted', digest]),
     );
     expect(json.entries[0].hooks[0]).toEqual(expect.objectContaining({ name: 'smoke', passed: true }));
+  });
+
+  it('names a tag that was moved outside image-promoter', async () => {
+    const manifestType = 'application/vnd.oci.image.manifest.v1+json';
+    const moveTestTag = async (digest: string) => {
+      const response = await fetch(`${registry.url}/v2/web/test/manifests/${digest}`, {
+        headers: { accept: manifestType },
+      });
+      const bytes = Buffer.from(await response.arrayBuffer());
+      await pushManifest(registry, 'web/test', bytes, manifestType, 'test');
+    };
+    const before = await tagDigest(registry.url, 'web/test', 'test');
+    expect(before).not.toBe(digests[0]);
+    await moveTestTag(digests[0]);
+
+    try {
+      const run = await promote(env, 'history', '--pipeline', pipelineFile, 'test');
+      const { json } = await promoteJson<{ tagNow: unknown }>(env, 'history', '--pipeline', pipelineFile, 'test');
+
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain(
+        `test in ${registry.host}/web/test is ${digests[0]} in the registry, but the ledger's last entry left it ` +
+          `at ${before} since `,
+      );
+      expect(run.stdout).toContain('; it was changed outside image-promoter');
+      expect(json.tagNow).toEqual({ digest: digests[0] });
+    } finally {
+      await moveTestTag(before!);
+    }
   });
 });
 

@@ -38,6 +38,7 @@ interface DecisionOptionValues extends ConnectionOptionValues {
 /** Workflow ID and digest a decision is for, from RELEASE_ID or from --pipeline and --digest. */
 async function decisionTarget(
   client: Client,
+  decision: Decision,
   id: string | undefined,
   options: DecisionOptionValues,
 ): Promise<{ workflowId: string; digest: string; view?: WorkflowStatus }> {
@@ -65,7 +66,7 @@ async function decisionTarget(
     return { workflowId: id, digest: parsed.digest };
   }
   // A rollback ID, or text that is no release ID: the status names the digest, or the workflow is not found.
-  const view = await readWorkflowStatus(client, id);
+  const view = await readStatusBeforeDecision(client, id, decision);
   const digest = view.kind === 'rollback' ? view.status.targetDigest : view.status.digest;
   if (digest === undefined) {
     throw new CliError(
@@ -77,9 +78,42 @@ async function decisionTarget(
   return { workflowId: id, digest, view };
 }
 
+/**
+ * Reads the status that names the stage or digest a decision is for. Without a worker the query fails, and the
+ * error states that the decision was not sent and how to send it without the query.
+ */
+async function readStatusBeforeDecision(
+  client: Client,
+  workflowId: string,
+  decision: Decision,
+): Promise<WorkflowStatus> {
+  try {
+    return await readWorkflowStatus(client, workflowId);
+  } catch (error) {
+    if (!(error instanceof CliError) || error.exitCode !== ExitCode.Unreachable) {
+      throw error;
+    }
+    throw new CliError(
+      ExitCode.Unreachable,
+      `${decisionNoun(decision)} of ${workflowId} not sent: ${error.message}; or pass --stage (and --digest for a ` +
+        'rollback) with --no-wait, which sends a signal that the workflow handles once a worker runs',
+      { cause: error },
+    );
+  }
+}
+
+function decisionNoun(decision: Decision): string {
+  return decision === 'approve' ? 'approval' : 'rejection';
+}
+
 /** Finds the stage waiting for approval, for a decision given without --stage. */
-async function stageAwaitingApproval(client: Client, workflowId: string, known?: WorkflowStatus): Promise<string> {
-  const view = known ?? (await readWorkflowStatus(client, workflowId));
+async function stageAwaitingApproval(
+  client: Client,
+  decision: Decision,
+  workflowId: string,
+  known?: WorkflowStatus,
+): Promise<string> {
+  const view = known ?? (await readStatusBeforeDecision(client, workflowId, decision));
   if (view.kind === 'rollback') {
     return view.status.stage;
   }
@@ -139,14 +173,21 @@ async function sendDecision(
     if (error instanceof WorkflowNotFoundError) {
       throw await notRunningError(client, workflowId, error);
     }
+    if (error instanceof CliError) {
+      throw new CliError(
+        error.exitCode,
+        `${decisionNoun(decision)} of stage ${input.stage} of ${workflowId} not confirmed: ${error.message}`,
+        { cause: error },
+      );
+    }
     throw error;
   }
 }
 
 async function runDecision(decision: Decision, id: string | undefined, options: DecisionOptionValues): Promise<void> {
   await withClient(options, async (client) => {
-    const target = await decisionTarget(client, id, options);
-    const stage = options.stage ?? (await stageAwaitingApproval(client, target.workflowId, target.view));
+    const target = await decisionTarget(client, decision, id, options);
+    const stage = options.stage ?? (await stageAwaitingApproval(client, decision, target.workflowId, target.view));
     const input: ApprovalInput = { stage, digest: target.digest, person: options.as, comment: options.comment };
     const result = await sendDecision(client, decision, target.workflowId, input, options.wait);
     const verb = decision === 'approve' ? 'approved' : 'rejected';

@@ -11,7 +11,7 @@ import { CliError, ExitCode } from './exit-codes';
 import { followWorkflow } from './follow';
 import { addCommonOptions, type ConnectionOptionValues, defaultPerson, findTargetStage } from './options';
 import { formatTime, printFacts, printJson } from './output';
-import { exitCodeForFinalState, formatWorkflowStatus, withWorkerDeadline } from './status-view';
+import { exitCodeForFinalState, formatWorkflowStatus, grpcDetailsOf, withWorkerDeadline } from './status-view';
 
 interface RollbackOptionValues extends ConnectionOptionValues {
   pipeline: string;
@@ -35,16 +35,34 @@ async function checkRollbackTarget(client: Client, pipeline: string, stage: stri
     );
   } catch (error) {
     // The stage workflow starts with the first release that reaches the stage, so its ledger is empty before.
-    if (!(error instanceof WorkflowNotFoundError)) {
-      throw error;
+    if (error instanceof WorkflowNotFoundError) {
+      ledger = [];
+    } else {
+      throw ledgerReadError(`${pipeline}/${stage}`, workflowId, error);
     }
-    ledger = [];
   }
   const choice = chooseRollbackTarget(ledger, to);
   if ('problem' in choice) {
     throw new CliError(ExitCode.BadInput, `cannot roll back ${pipeline}/${stage}: ${choice.problem}`);
   }
   return choice.target;
+}
+
+/** Builds the error for a rollback of `stage` that did not start because its ledger could not be read. */
+function ledgerReadError(stage: string, workflowId: string, error: unknown): unknown {
+  if (error instanceof CliError) {
+    return new CliError(error.exitCode, `rollback of ${stage} not started: ${error.message}`, { cause: error });
+  }
+  const details = grpcDetailsOf(error);
+  if (details === undefined) {
+    return error;
+  }
+  return new CliError(
+    ExitCode.Unreachable,
+    `rollback of ${stage} not started: no worker answered the ledger query of ${workflowId} (${details}); ` +
+      "start one with 'promote worker', or read the worker's log if one runs",
+    { cause: error },
+  );
 }
 
 async function runRollback(stageName: string, options: RollbackOptionValues): Promise<ExitCode> {

@@ -1,6 +1,7 @@
 /** Reads the status of a release or rollback workflow and formats it for people. */
 import {
   type Client,
+  isGrpcCancelledError,
   isGrpcDeadlineError,
   isGrpcServiceError,
   type WorkflowExecutionDescription,
@@ -120,10 +121,13 @@ export function grpcDetailsOf(error: unknown): string | undefined {
  * holds such a call until the gRPC deadline, so a person would wait without learning why.
  */
 export async function withWorkerDeadline<T>(client: Client, what: string, call: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + WORKER_DEADLINE_MS;
   try {
-    return await client.withDeadline(Date.now() + WORKER_DEADLINE_MS, call);
+    return await client.withDeadline(deadline, call);
   } catch (error) {
-    if (isGrpcDeadlineError(error) || error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+    // With SDK 1.24, a query cut off by this deadline fails with gRPC CANCELLED, not DEADLINE_EXCEEDED.
+    const expired = isGrpcDeadlineError(error) || (isGrpcCancelledError(error) && Date.now() >= deadline);
+    if (expired || error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
       throw new CliError(
         ExitCode.Unreachable,
         `no worker answered ${what} within ${WORKER_DEADLINE_MS / 1000} s; start one with 'promote worker'`,

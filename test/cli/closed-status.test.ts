@@ -137,3 +137,25 @@ test('history without a worker exits 3 and names the fix', async () => {
   expect(run.stderr).toContain("'promote worker'");
   expect(run.stderr).not.toContain('Failed to query Workflow');
 });
+
+test('rollback without worker exits 3', async () => {
+  const run = await promote(env, 'rollback', 'test', '--pipeline', pipelineFile, '--as', 'alice');
+
+  expect(run.code).toBe(3);
+  expect(run.stderr).toContain(
+    `rollback of slow/test not started: no worker answered the ledger query of ${stageWorkflowId('slow', 'test')}`,
+  );
+  expect(run.stderr).toContain("start one with 'promote worker'");
+  expect(run.stderr).not.toContain('Failed to query Workflow');
+});
+
+test('approve without worker names the approval', async () => {
+  const id = await startBuild('approve-no-worker');
+
+  const run = await promote(env, 'approve', id, '--as', 'alice');
+
+  expect(run.code).toBe(3);
+  expect(run.stderr).toContain(`approval of ${id} not sent: no worker answered the status query of ${id}`);
+  expect(run.stderr).toContain('--no-wait');
+  await client.workflow.getHandle(id).terminate('end of test');
+});

@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Client } from '@temporalio/client';
+import { TASK_QUEUE } from '../temporal/constants';
+import { countRecentPollers } from '../temporal/pollers';
 import { CliError, ExitCode } from './exit-codes';
-import { isFinal, readWorkflowStatus, type WorkflowStatus } from './status-view';
+import { isFinal, isRollbackId, readWorkflowStatus, type WorkflowStatus } from './status-view';
 
 /** How often a followed workflow's status is read. */
 export const FOLLOW_INTERVAL_MS = 1000;
@@ -17,8 +19,9 @@ export interface FollowOptions {
 
 /**
  * Reads a workflow's status until it reaches a final state, and returns that status. A status that cannot be
- * read for a while (no worker responds, the server restarts) does not end the loop, because the release goes on
- * without this client. Errors about the input, such as an unknown ID, end it.
+ * read for a while (a worker restarts, the server restarts) does not end the loop, because the release goes on
+ * without this client. Errors about the input, such as an unknown ID, end it, and so does a status query that no
+ * worker answered while no worker polls the workflow's task queue: then nothing would ever change.
  */
 export async function followWorkflow(client: Client, id: string, options: FollowOptions): Promise<WorkflowStatus> {
   const intervalMs = options.intervalMs ?? FOLLOW_INTERVAL_MS;
@@ -30,6 +33,9 @@ export async function followWorkflow(client: Client, id: string, options: Follow
     } catch (error) {
       if (error instanceof CliError && error.exitCode !== ExitCode.Unreachable) {
         throw error;
+      }
+      if (error instanceof CliError) {
+        await checkWorkerPolls(client, id, error);
       }
       options.onReadError?.(error);
     }
@@ -45,4 +51,31 @@ export async function followWorkflow(client: Client, id: string, options: Follow
     }
     await sleep(intervalMs);
   }
+}
+
+/**
+ * Throws when no worker polls the task queue of workflow `id`. Called after a status query went unanswered, which
+ * takes WORKER_DEADLINE_MS, so a person learns within about that time that the workflow waits for a worker. A
+ * failure to check is left to the next read.
+ */
+async function checkWorkerPolls(client: Client, id: string, unanswered: CliError): Promise<void> {
+  let taskQueue: string;
+  let pollers: number;
+  try {
+    taskQueue = (await client.workflow.getHandle(id).describe()).taskQueue;
+    pollers = await countRecentPollers(client, taskQueue);
+  } catch {
+    return;
+  }
+  if (pollers > 0) {
+    return;
+  }
+  const kind = isRollbackId(id) ? 'rollback' : 'release';
+  const command = taskQueue === TASK_QUEUE ? 'promote worker' : `promote worker --task-queue ${taskQueue}`;
+  throw new CliError(
+    ExitCode.Unreachable,
+    `no worker polls task queue ${taskQueue} in namespace ${client.options.namespace}, so ${kind} ${id} cannot ` +
+      `go on; start one with '${command}', then follow the ${kind} with 'promote status ${id} --watch'`,
+    { cause: unanswered },
+  );
 }

@@ -59,6 +59,15 @@ async function runStart(sourceArgument: string | undefined, options: StartOption
     ).catch((error: unknown) => {
       throw describeResolveFailure(source, error);
     });
+    if (started.definitionChanged) {
+      throw new CliError(
+        ExitCode.BadInput,
+        `release ${started.workflowId} of digest ${started.digest} is running with another definition of ` +
+          `pipeline ${pipeline.name} than ${options.pipeline}; wait for it to end, or cancel it with ` +
+          `'temporal workflow cancel --workflow-id ${started.workflowId}', then start again with --force ` +
+          'to release the digest with this file',
+      );
+    }
     if (!options.json) {
       printFacts([
         ['release', started.workflowId],

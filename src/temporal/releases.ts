@@ -12,6 +12,7 @@ import {
   ledgerQuery,
   rejectUpdate,
   type ReleaseInput,
+  type ReleaseState,
   type ReleaseStatus,
   releaseStatusQuery,
   type RollbackInput,
@@ -20,6 +21,7 @@ import {
 } from '../../workflows/messages';
 import { RELEASE_WORKFLOW_TYPE, ROLLBACK_WORKFLOW_TYPE, TASK_QUEUE } from './constants';
 import { releaseWorkflowId, rollbackWorkflowId, stageWorkflowId } from './ids';
+import { PIPELINE_DIGEST_MEMO, pipelineDefinitionDigest } from './pipeline-digest';
 import { DIGEST_ATTRIBUTE, PIPELINE_ATTRIBUTE, STAGE_ATTRIBUTE, STATE_ATTRIBUTE } from './search-attributes';
 
 export interface StartReleaseOptions {
@@ -41,28 +43,70 @@ export interface StartedRelease {
   source: string;
   /** True when a release of this digest was already running and was returned instead of starting one. */
   existing: boolean;
+  /**
+   * True when the running release that was returned started with another definition of the pipeline: other stages,
+   * repositories or settings under the same name. False for a new release, and for a release started before
+   * definitions were recorded.
+   */
+  definitionChanged: boolean;
+}
+
+/** Final state of an ended release, from its result. */
+export interface ReleaseOutcome {
+  state: ReleaseState;
+  /** Stage the release was in when it ended. */
+  stage?: string;
 }
 
 /** Thrown when the digest was released before (the release has ended) and `force` was not set. */
 export class ReleaseAlreadyEndedError extends Error {
+  /**
+   * @param status Temporal's execution status of the ended release, such as `COMPLETED` or `TERMINATED`.
+   * @param outcome The release's own state, read from its result. Only a completed execution has one.
+   */
   constructor(
     readonly workflowId: string,
     readonly digest: string,
     readonly status: string,
+    readonly outcome?: ReleaseOutcome,
   ) {
     super(
-      `digest ${digest} was already released (${workflowId}, ${status.toLowerCase()}); ` +
+      `digest ${digest} was already released (${workflowId}, ${describeEnding(status, outcome)}); ` +
         'use --force to release it again',
     );
     this.name = 'ReleaseAlreadyEndedError';
   }
 }
 
+function describeEnding(status: string, outcome?: ReleaseOutcome): string {
+  if (outcome === undefined) {
+    return status.toLowerCase();
+  }
+  if (outcome.state === 'completed' || outcome.stage === undefined) {
+    return outcome.state;
+  }
+  return `${outcome.state} in stage ${outcome.stage}`;
+}
+
+/**
+ * Reads how an ended release finished. A release workflow completes, with its state in the result, whether the
+ * release completed, failed or was rejected. A cancelled, terminated or timed-out execution has no result.
+ */
+async function readOutcome(client: Client, workflowId: string, status: string): Promise<ReleaseOutcome | undefined> {
+  if (status !== 'COMPLETED') {
+    return undefined;
+  }
+  const result = (await client.workflow.getHandle(workflowId).result()) as ReleaseStatus;
+  return { state: result.state, stage: result.currentStage };
+}
+
 /**
  * Resolves the source to a digest and starts its release, or returns the release of that digest that is
  * already running (a CI retry attaches to it). The start uses the `FAIL` conflict policy and, when a run exists,
  * describes it: the SDK does not report whether a `USE_EXISTING` start created the run, and `existing` must
- * report it. A digest whose release has ended is refused unless `force` is set.
+ * report it. A digest whose release has ended is refused unless `force` is set. The digest of the pipeline
+ * definition goes into the workflow's memo, so that a later start can tell whether the running release follows
+ * the same definition.
  */
 export async function startRelease(
   client: Client,
@@ -80,6 +124,7 @@ export async function startRelease(
     startedBy: options.startedBy,
     force: options.force ?? false,
   };
+  const definitionDigest = pipelineDefinitionDigest(options.pipeline);
 
   try {
     const handle = await client.workflow.start(RELEASE_WORKFLOW_TYPE, {
@@ -88,6 +133,7 @@ export async function startRelease(
       args: [input],
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: options.force ? 'ALLOW_DUPLICATE' : 'REJECT_DUPLICATE',
+      memo: { [PIPELINE_DIGEST_MEMO]: definitionDigest },
       typedSearchAttributes: [
         { key: PIPELINE_ATTRIBUTE, value: options.pipeline.name },
         { key: DIGEST_ATTRIBUTE, value: digest },
@@ -95,7 +141,14 @@ export async function startRelease(
         { key: STATE_ATTRIBUTE, value: 'running' },
       ],
     });
-    return { workflowId, runId: handle.firstExecutionRunId, digest, source: pinned, existing: false };
+    return {
+      workflowId,
+      runId: handle.firstExecutionRunId,
+      digest,
+      source: pinned,
+      existing: false,
+      definitionChanged: false,
+    };
   } catch (error) {
     if (!(error instanceof WorkflowExecutionAlreadyStartedError)) {
       throw error;
@@ -103,10 +156,19 @@ export async function startRelease(
   }
 
   const description = await client.workflow.getHandle(workflowId).describe();
-  if (description.status.name !== 'RUNNING') {
-    throw new ReleaseAlreadyEndedError(workflowId, digest, description.status.name);
+  const status = description.status.name;
+  if (status !== 'RUNNING') {
+    throw new ReleaseAlreadyEndedError(workflowId, digest, status, await readOutcome(client, workflowId, status));
   }
-  return { workflowId, runId: description.runId, digest, source: pinned, existing: true };
+  const recorded = description.memo?.[PIPELINE_DIGEST_MEMO];
+  return {
+    workflowId,
+    runId: description.runId,
+    digest,
+    source: pinned,
+    existing: true,
+    definitionChanged: typeof recorded === 'string' && recorded !== definitionDigest,
+  };
 }
 
 /** Approves a stage of a release (or rollback); throws WorkflowUpdateFailedError with the reason when refused. */

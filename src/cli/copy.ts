@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { type CopyResult, DigestMismatchError, Reference, RegistryClient } from '../oci';
-import { parseRegistryHost } from '../oci/reference';
 import { ProgressRenderer } from './progress';
+import { collectRegistryHost } from './registry-option';
 
 /** Thrown for a copy that cannot work as asked, whatever the registries hold; the command exits 2. */
 export class BadCopyInputError extends Error {
@@ -18,14 +18,6 @@ interface CopyOptionValues {
   concurrency: number;
   uploadMethod: 'put' | 'patch';
   referrers?: boolean;
-}
-
-function collectRegistry(value: string, previous: string[]): string[] {
-  try {
-    return [...previous, parseRegistryHost(value)];
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message);
-  }
 }
 
 function positiveInteger(value: string): number {
@@ -156,7 +148,7 @@ export function registerCopyCommand(program: Command): void {
     .option(
       '--insecure <registry>',
       'reach this registry (host[:port]) over plain HTTP; repeatable',
-      collectRegistry,
+      collectRegistryHost,
       [],
     )
     .option('--concurrency <n>', 'blobs copied at once', positiveInteger, 4)

@@ -1,6 +1,7 @@
 import { Client } from '@temporalio/client';
 import { type NativeConnection } from '@temporalio/worker';
 import { type Command } from 'commander';
+import { DockerConfigCredentials } from '../oci/auth/docker-config';
 import { connectWorkerConnection, resolveTemporalSettings } from '../temporal/client';
 import { TASK_QUEUE } from '../temporal/constants';
 import { registerSearchAttributes, searchAttributeCreateCommand } from '../temporal/search-attribute-setup';
@@ -8,6 +9,7 @@ import { createWorker } from '../temporal/worker';
 import { runAction } from './action';
 import { CliError, ExitCode } from './exit-codes';
 import { addCommonOptions, type ConnectionOptionValues, connectionFlagsOf, parsePositiveInteger } from './options';
+import { collectRegistryHost } from './registry-option';
 
 interface WorkerOptionValues extends ConnectionOptionValues {
   taskQueue: string;
@@ -73,6 +75,8 @@ async function ensureSearchAttributes(connection: NativeConnection, namespace: s
 async function runWorker(options: WorkerOptionValues): Promise<void> {
   const settings = resolveTemporalSettings(connectionFlagsOf(options));
   const hookEnv = hookEnvironment(options.hookEnv);
+  // A broken docker config would otherwise show only when the first release reaches a registry.
+  await new DockerConfigCredentials().check();
   const connection = await connectWorkerConnection(settings);
   const client = new Client({ connection, namespace: settings.namespace });
   try {
@@ -109,7 +113,7 @@ export function registerWorkerCommand(program: Command): void {
         'credentials come from the docker config ($DOCKER_CONFIG/config.json or ~/.docker/config.json)',
     )
     .option('--task-queue <name>', 'task queue to poll', TASK_QUEUE)
-    .option('--insecure-registry <host:port>', 'registry reached over plain HTTP; repeatable', collect, [])
+    .option('--insecure-registry <host:port>', 'registry reached over plain HTTP; repeatable', collectRegistryHost, [])
     .option(
       '--hook-env <name>',
       "pass this variable of the worker's environment to command hooks; repeatable",

@@ -53,6 +53,19 @@ describe('credentials', () => {
     expect(jsonError(run)).toEqual({ message: expect.stringContaining('is not valid JSON') as string, exitCode: 2 });
   });
 
+  it('worker exits 2 at start for a docker config that is not JSON', async () => {
+    const run = await promote(withDockerConfig('{"auths": '), 'worker');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('config.json is not valid JSON; fix or remove it');
+    expect(run.stderr).not.toContain('Worker started');
+  });
+
+  it('worker exits 2 for an --insecure-registry that is not host[:port]', async () => {
+    const run = await promote(promoteEnvironment('127.0.0.1:1'), 'worker', '--insecure-registry', 'http://bad host');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('expected a registry as host[:port], without scheme or path');
+  });
+
   it('exits 2 for a missing credential helper', async () => {
     const env = withDockerConfig('{"credsStore": "promote-test-absent"}');
     const run = await promote(env, 'copy', `${protectedRegistry.host}/team/app:1`, `${registry.host}/t/a:1`);

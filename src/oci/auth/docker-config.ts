@@ -96,6 +96,11 @@ export class DockerConfigCredentials implements CredentialSource {
     return result;
   }
 
+  /** Reads the config file and throws CredentialConfigError when it is not valid, so a worker can fail at start. */
+  async check(): Promise<void> {
+    await this.read();
+  }
+
   private async find(registry: string): Promise<Credential | undefined> {
     const config = await this.read();
     const serverUrl = registry === 'index.docker.io' ? DOCKER_HUB_CONFIG_KEY : registry;

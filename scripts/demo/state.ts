@@ -71,14 +71,17 @@ function isFree(port: number): Promise<boolean> {
 }
 
 /**
- * Picks each port: the one the last run used, else the preferred one, else any free port. Reusing ports keeps the
- * web UI's address stable across runs.
+ * Picks each port: the preferred one, which examples/pipeline.yaml names, else the one the last run used, else any
+ * free port. A run that had to move off a preferred port returns to it once it is free again.
  */
-export async function choosePorts(previous: DemoPorts | undefined): Promise<DemoPorts> {
+export async function choosePorts(
+  previous: DemoPorts | undefined,
+  preferred: DemoPorts = PREFERRED_PORTS,
+): Promise<DemoPorts> {
   const chosen: Partial<DemoPorts> = {};
   const taken = new Set<number>();
-  for (const key of Object.keys(PREFERRED_PORTS) as (keyof DemoPorts)[]) {
-    const candidates = [previous?.[key], PREFERRED_PORTS[key]].filter((port): port is number => port !== undefined);
+  for (const key of Object.keys(preferred) as (keyof DemoPorts)[]) {
+    const candidates = [preferred[key], previous?.[key]].filter((port): port is number => port !== undefined);
     let port: number | undefined;
     for (const candidate of candidates) {
       if (!taken.has(candidate) && (await isFree(candidate))) {

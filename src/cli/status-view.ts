@@ -154,6 +154,29 @@ function describeHooks(stage: StageStatus): string {
   return stage.hooks.map((hook) => `${hook.name}:${hook.passed ? 'passed' : 'failed'}`).join(',');
 }
 
+/** Number of lines of a failed hook's output in the text view. `--json` shows all the output the release keeps. */
+const HOOK_OUTPUT_LINES = 3;
+
+/**
+ * Returns the last lines of each failed hook's output as facts, the first labelled with the hook, so the text view
+ * shows why a hook failed. A line that redraws itself with carriage returns shows its last state.
+ */
+export function failedHookOutputFacts(stage: StageStatus, releaseId: string): Fact[] {
+  const facts: Fact[] = [];
+  for (const hook of stage.hooks.filter((candidate) => !candidate.passed)) {
+    const lines = hook.output
+      .split('\n')
+      .map((line) => line.trimEnd().split('\r').at(-1) ?? '')
+      .filter((line) => line.length > 0);
+    const shown = lines.slice(-HOOK_OUTPUT_LINES);
+    shown.forEach((line, index) => facts.push([index === 0 ? `hook ${hook.name} output` : '', line]));
+    if (shown.length > 0 && (shown.length < lines.length || hook.outputTruncated)) {
+      facts.push(['', `(earlier lines: promote status ${releaseId} --json)`]);
+    }
+  }
+  return facts;
+}
+
 /** Formats a release's status: facts, one line each, then a table of its stages. */
 export function formatReleaseStatus(status: ShownStatus<ReleaseStatus>): string {
   const facts: Fact[] = [
@@ -176,6 +199,7 @@ export function formatReleaseStatus(status: ShownStatus<ReleaseStatus>): string 
   for (const stage of status.stages) {
     if (stage.failure) {
       facts.push([`${stage.name} failure`, stage.failure]);
+      facts.push(...failedHookOutputFacts(stage, status.releaseId));
     }
     if (stage.stoppedBy) {
       facts.push([`${stage.name} skipped`, stage.stoppedBy]);

@@ -12,6 +12,7 @@ import {
   rejectUpdate,
 } from '../../workflows/messages';
 import { runAction, withClient } from './action';
+import { parseDigestArgument, resolveDigestArgument } from './digest-prefix';
 import { CliError, ExitCode } from './exit-codes';
 import {
   addCommonOptions,
@@ -50,32 +51,61 @@ async function decisionTarget(
       );
     }
     const pipeline = loadPipelineFile(options.pipeline);
-    const digest = parseDigest(options.digest);
+    const digest = parseWholeDigest(options.digest);
     if (options.stage !== undefined) {
       findTargetStage(pipeline, options.stage);
     }
     return { workflowId: releaseWorkflowId(pipeline.name, digest), digest };
   }
 
-  if (options.digest !== undefined) {
+  const digestArgument = options.digest === undefined ? undefined : parseDigestArgument(options.digest, '--digest');
+  if (digestArgument !== undefined && 'digest' in digestArgument) {
     // A digest that differs from the release's is sent as given, so the workflow rejects it and returns the reason.
-    return { workflowId: id, digest: parseDigest(options.digest) };
+    return { workflowId: id, digest: digestArgument.digest };
   }
   const parsed = parseReleaseWorkflowId(id);
-  if (parsed !== undefined) {
-    return { workflowId: id, digest: parsed.digest };
-  }
   // A rollback ID, or text that is no release ID: the status names the digest, or the workflow is not found.
-  const view = await readStatusBeforeDecision(client, id, decision);
-  const digest = view.kind === 'rollback' ? view.status.targetDigest : view.status.digest;
-  if (digest === undefined) {
+  const view = parsed === undefined ? await readStatusBeforeDecision(client, id, decision) : undefined;
+  const known = parsed?.digest ?? (view?.kind === 'rollback' ? view.status.targetDigest : view?.status.digest);
+  if (known === undefined) {
     throw new CliError(
       ExitCode.BadInput,
-      `rollback ${id} has not chosen its target digest yet (step: ${view.status.currentStep}); ` +
+      `rollback ${id} has not chosen its target digest yet (step: ${view?.status.currentStep}); ` +
         "try again in a moment, or pass --digest as 'promote status' shows it",
     );
   }
+  const where = view?.kind === 'rollback' ? `rollback ${id}, whose target is` : `release ${id}, whose digest is`;
+  const digest =
+    digestArgument === undefined
+      ? known
+      : resolveDigestArgument(digestArgument, [known], '--digest', `${where} ${known}`);
   return { workflowId: id, digest, view };
+}
+
+/**
+ * Parses --digest given with --pipeline, where it names the release, so only a whole digest will do. A prefix that
+ * would do with a RELEASE_ID gets an error that says so.
+ */
+function parseWholeDigest(text: string): string {
+  try {
+    return parseDigest(text);
+  } catch (error) {
+    let prefix = false;
+    try {
+      prefix = 'prefix' in parseDigestArgument(text, '--digest');
+    } catch {
+      // Neither a digest nor a prefix: the error of parseDigest shows the expected form.
+    }
+    if (prefix) {
+      throw new CliError(
+        ExitCode.BadInput,
+        `--digest ${text} is a prefix, which names a release only with its RELEASE_ID; with --pipeline, ` +
+          "expected the whole sha256:<64 hex>, as 'promote list --json' prints it",
+        { cause: error },
+      );
+    }
+    throw error;
+  }
 }
 
 /**
@@ -220,7 +250,8 @@ function registerDecisionCommand(program: Command, decision: Decision): void {
     .option('--pipeline <file>', 'pipeline file; with --digest, names the release instead of RELEASE_ID')
     .option(
       '--digest <digest>',
-      "digest being decided on (default: the release's digest, or the rollback's target digest)",
+      "digest being decided on, or with RELEASE_ID a prefix of 12 or more hex digits (default: the release's " +
+        "digest, or the rollback's target digest)",
     )
     .option('--stage <name>', 'stage to decide on (default: the stage waiting for approval)')
     .option('--as <name>', `person deciding; ${ASSERTED_IDENTITY}`, parsePerson, defaultPerson())

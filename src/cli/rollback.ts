@@ -1,12 +1,12 @@
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { type Command } from 'commander';
 import { loadPipelineFile } from '../config/load';
-import { parseDigest } from '../oci/digest';
 import { stageWorkflowId } from '../temporal/ids';
 import { startRollback } from '../temporal/releases';
 import { type LedgerEntry, ledgerQuery } from '../../workflows/messages';
 import { chooseRollbackTarget } from '../../workflows/rollback-target';
 import { runAction, withClient } from './action';
+import { type DigestArgument, parseDigestArgument, resolveDigestArgument } from './digest-prefix';
 import { CliError, ExitCode } from './exit-codes';
 import { followWorkflow } from './follow';
 import { addCommonOptions, type ConnectionOptionValues, defaultPerson, findTargetStage } from './options';
@@ -24,9 +24,15 @@ interface RollbackOptionValues extends ConnectionOptionValues {
 /**
  * Picks the rollback target from the stage's ledger the way the rollback workflow does, so that a target the
  * workflow would reject ends the command with exit 2 before any workflow starts. The workflow checks again under
- * the stage's lock, because the ledger may change in between. Returns the target digest.
+ * the stage's lock, because the ledger may change in between. A `--to` prefix is resolved against the digests the
+ * environment tag has held. Returns the requested digest (undefined without `--to`) and the target.
  */
-async function checkRollbackTarget(client: Client, pipeline: string, stage: string, to?: string): Promise<string> {
+async function checkRollbackTarget(
+  client: Client,
+  pipeline: string,
+  stage: string,
+  toArgument?: DigestArgument,
+): Promise<{ to?: string; target: string }> {
   const workflowId = stageWorkflowId(pipeline, stage);
   let ledger: LedgerEntry[];
   try {
@@ -41,11 +47,21 @@ async function checkRollbackTarget(client: Client, pipeline: string, stage: stri
       throw ledgerReadError(`${pipeline}/${stage}`, workflowId, error);
     }
   }
+  let to: string | undefined;
+  try {
+    const heldDigests = ledger.flatMap((entry) => [entry.environmentDigest, entry.previousDigest]);
+    to = toArgument === undefined ? undefined : resolveDigestArgument(toArgument, heldDigests, '--to', 'the ledger');
+  } catch (error) {
+    if (!(error instanceof CliError)) {
+      throw error;
+    }
+    throw new CliError(error.exitCode, `cannot roll back ${pipeline}/${stage}: ${error.message}`, { cause: error });
+  }
   const choice = chooseRollbackTarget(ledger, to);
   if ('problem' in choice) {
     throw new CliError(ExitCode.BadInput, `cannot roll back ${pipeline}/${stage}: ${choice.problem}`);
   }
-  return choice.target;
+  return { to, target: choice.target };
 }
 
 /** Builds the error for a rollback of `stage` that did not start because its ledger could not be read. */
@@ -68,10 +84,11 @@ function ledgerReadError(stage: string, workflowId: string, error: unknown): unk
 async function runRollback(stageName: string, options: RollbackOptionValues): Promise<ExitCode> {
   const pipeline = loadPipelineFile(options.pipeline);
   const stage = findTargetStage(pipeline, stageName);
-  const to = options.to === undefined ? undefined : parseDigest(options.to);
+  // The form is checked before connecting; a prefix is resolved once the ledger has been read.
+  const toArgument = options.to === undefined ? undefined : parseDigestArgument(options.to, '--to');
 
   return withClient(options, async (client) => {
-    const target = await checkRollbackTarget(client, pipeline.name, stage.name, to);
+    const { to, target } = await checkRollbackTarget(client, pipeline.name, stage.name, toArgument);
     const handle = await startRollback(client, {
       pipeline,
       stage: stage.name,
@@ -131,7 +148,11 @@ export function registerRollbackCommand(program: Command): void {
     )
     .argument('<stage>', 'stage name from the pipeline file')
     .requiredOption('--pipeline <file>', 'pipeline file')
-    .option('--to <digest>', 'digest to go back to; it must be in the ledger (default: the last good one before now)')
+    .option(
+      '--to <digest>',
+      'digest to go back to, or a unique prefix of 12 or more hex digits; it must be in the ledger ' +
+        '(default: the last good one before now)',
+    )
     .option('--reason <text>', 'reason recorded in the ledger')
     .option('--as <name>', 'person requesting the rollback', defaultPerson())
     .option('--wait', 'follow the rollback to its end; then exit 0 if it completed, else 1');

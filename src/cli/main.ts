@@ -67,6 +67,12 @@ export async function buildProgram(argv?: string[]): Promise<Command> {
   return program;
 }
 
+/** Checks whether `--json` is among the arguments, before a `--` that ends the options. */
+function jsonRequested(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return argv.slice(2, end < 0 ? undefined : end).includes('--json');
+}
+
 /** Runs the program and maps a thrown error to a message on stderr and an exit code. */
 export async function main(argv: string[]): Promise<number> {
   try {
@@ -78,7 +84,15 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof CommanderError) {
       // Commander has printed the usage error or the help text already.
       const shownOnRequest = error.code === 'commander.helpDisplayed' || error.code === 'commander.version';
-      return shownOnRequest || error.exitCode === 0 ? ExitCode.Success : ExitCode.BadInput;
+      if (shownOnRequest || error.exitCode === 0) {
+        return ExitCode.Success;
+      }
+      // Option errors end before any action runs, so the action's JSON error output must be repeated here.
+      if (jsonRequested(argv)) {
+        const message = error.message.replace(/^error: /, '').replace(/\n/g, ' ');
+        (await import('./output.js')).printErrorJson(message, ExitCode.BadInput);
+      }
+      return ExitCode.BadInput;
     }
     process.stderr.write(`promote: ${error instanceof Error ? error.message : String(error)}\n`);
     return exitCodeOf(error);

@@ -105,7 +105,7 @@ test('terminated release shows as terminated with and without a worker', async (
     expect.objectContaining({ releaseId: id, state: 'terminated' }),
   ]);
   const table = await promote(env, 'list', '--pipeline', pipelineFile);
-  expect(table.stdout).toMatch(new RegExp(`^${id} +terminated `, 'm'));
+  expect(table.stdout).toMatch(new RegExp(`^${id} +release +terminated `, 'm'));
 
   await worker.stop();
   const text = await promote(env, 'status', id);

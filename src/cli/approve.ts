@@ -83,8 +83,8 @@ async function decisionTarget(
 }
 
 /**
- * Parses --digest given with --pipeline, where it names the release, so only a whole digest will do. A prefix that
- * would do with a RELEASE_ID gets an error that says so.
+ * Parses --digest given with --pipeline, where it names the release, so only a whole digest will do. The error for
+ * a prefix explains that a prefix works with a RELEASE_ID.
  */
 function parseWholeDigest(text: string): string {
   try {

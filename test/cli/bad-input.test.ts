@@ -150,6 +150,11 @@ describe('promote approve and reject', () => {
     expectBadInput(run, '"sha256:abc"');
   });
 
+  it('rejects a digest prefix with --pipeline', async () => {
+    const run = await promote(env, 'approve', '--pipeline', pipelineFile, '--digest', 'sha256:3cb85ad7a5bb');
+    expectBadInput(run, '--digest sha256:3cb85ad7a5bb is a prefix, which names a release only with its RELEASE_ID');
+  });
+
   it('names an unknown stage and lists the target stages', async () => {
     const digest = `sha256:${'a'.repeat(64)}`;
     const run = await promote(env, 'approve', '--pipeline', pipelineFile, '--digest', digest, '--stage', 'qa');
@@ -194,6 +199,23 @@ describe('promote status, history and rollback', () => {
     const run = await promote(env, 'list', '--limit', '0');
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('expected a positive integer, e.g. 20, got "0"');
+  });
+
+  it.each([
+    [
+      'a --limit of 0',
+      ['--limit', '0'],
+      `option '--limit <count>' argument '0' is invalid. expected a positive integer`,
+    ],
+    ['an unknown state', ['--state', 'bogus'], `option '--state <state>' argument 'bogus' is invalid. expected one of`],
+    ['an unknown option', ['--bogus'], "unknown option '--bogus'"],
+  ])('prints %s as a JSON error with --json', async (_, args, message) => {
+    const run = await promote(env, 'list', ...args, '--json');
+    expect(run.code).toBe(2);
+    const { error } = JSON.parse(run.stdout) as { error: { message: string; exitCode: number } };
+    expect(error.message.slice(0, message.length)).toBe(message);
+    expect(error.exitCode).toBe(2);
+    expect(run.stderr).toContain(`error: ${message}`);
   });
 });
 

@@ -155,6 +155,48 @@ describe('promote status', () => {
     ]);
     expect(json.stages[0].hooks[0].output).toContain(`checked ${registry.host}/web/test@${digests[0]}`);
   });
+
+  it("shows the last lines of a failed hook's output as text", async () => {
+    const failingFile = join(dir, 'failing.yaml');
+    writeFileSync(
+      failingFile,
+      `name: failing
+stages:
+  - name: dev
+    repository: ${registry.host}/failing/dev
+    environmentTag: dev
+  - name: test
+    repository: ${registry.host}/failing/test
+    environmentTag: test
+    hooks:
+      - name: check
+        command: ["sh", "-c", "for n in 1 2 3 4; do echo line $n >&2; done; echo failing on purpose >&2; exit 7"]
+`,
+    );
+    const image = await pushImage(
+      registry,
+      'failing/dev',
+      { layers: [{ files: [{ path: 'app', content: 'f' }] }] },
+      'latest',
+    );
+    const id = `release-failing-${image.digest.replace('sha256:', '')}`;
+    expect((await promote(env, 'start', '--pipeline', failingFile)).code).toBe(0);
+    await waitForRelease(client, id, isFinished, 'the failing release to end', 60_000);
+
+    const run = await promote(env, 'status', id);
+
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^test failure +hook check failed \(exit code 7\)$/m);
+    const lines = run.stdout.split('\n');
+    const first = lines.findIndex((line) => /^hook check output +line 3$/.test(line));
+    expect(first).toBeGreaterThan(0);
+    expect(lines.slice(first + 1, first + 4)).toEqual([
+      expect.stringMatching(/^ +line 4$/),
+      expect.stringMatching(/^ +failing on purpose$/),
+      expect.stringMatching(new RegExp(`^ +\\(earlier lines: promote status ${id} --json\\)$`)),
+    ]);
+    expect(run.stdout).not.toMatch(/^ +line 2$/m);
+  });
 });
 
 describe('promote approve', () => {
@@ -184,8 +226,22 @@ describe('promote approve', () => {
     expect(run.stderr).toContain(other);
   });
 
+  it("exits 2 for a digest prefix that is not the release's", async () => {
+    const run = await promote(env, 'approve', releaseId(digests[0]), '--as', 'bob', '--digest', 'sha256:000000000000');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      `promote: --digest sha256:000000000000 matches no digest in release ${releaseId(digests[0])}, ` +
+        `whose digest is ${digests[0]}\n`,
+    );
+  });
+
   it('reports an accepted approval as JSON and the release completes', async () => {
-    const { run, json } = await promoteJson<{ accepted: boolean; result: ApprovalResult; stage: string }>(
+    const { run, json } = await promoteJson<{
+      accepted: boolean;
+      result: ApprovalResult;
+      stage: string;
+      digest: string;
+    }>(
       env,
       'approve',
       releaseId(digests[0]),
@@ -193,10 +249,13 @@ describe('promote approve', () => {
       'alice',
       '--comment',
       'smoke tests passed',
+      '--digest',
+      digests[0].slice(0, 19),
     );
     expect(run.code).toBe(0);
     expect(json.accepted).toBe(true);
     expect(json.stage).toBe('prod');
+    expect(json.digest).toBe(digests[0]);
     expect(json.result).toEqual({ stage: 'prod', decision: 'approved', approvals: 1, required: 1 });
 
     const final = await waitForRelease(client, releaseId(digests[0]), isFinished, 'release end');
@@ -286,12 +345,12 @@ describe('promote list', () => {
     const run = await promote(env, 'list', '--pipeline', pipelineFile);
     expect(run.code).toBe(0);
     const lines = run.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^RELEASE +STATE +STAGE +DIGEST +STARTED +CLOSED$/);
+    expect(lines[0]).toMatch(/^ID +KIND +STATE +STAGE +DIGEST +STARTED +CLOSED$/);
     expect(lines).toHaveLength(4);
     expect(run.stdout).toMatch(
-      new RegExp(`^${releaseId(digests[2])} +rejected +prod +${digests[2].slice(0, 19)} `, 'm'),
+      new RegExp(`^${releaseId(digests[2])} +release +rejected +prod +${digests[2].slice(0, 19)} `, 'm'),
     );
-    expect(run.stdout).toMatch(new RegExp(`^${releaseId(digests[0])} +completed +prod `, 'm'));
+    expect(run.stdout).toMatch(new RegExp(`^${releaseId(digests[0])} +release +completed +prod `, 'm'));
   });
 
   it('filters by state under --json', async () => {
@@ -308,10 +367,19 @@ describe('promote list', () => {
     expect(json.every((release) => release.state === 'completed')).toBe(true);
   });
 
+  it('names the filters that matched nothing', async () => {
+    const run = await promote(env, 'list', '--pipeline', pipelineFile, '--state', 'expired');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('no releases or rollbacks of pipeline web in state expired in namespace default\n');
+
+    const rollbacks = await promote(env, 'list', '--kind', 'rollback', '--state', 'waiting-for-lock');
+    expect(rollbacks.stdout).toBe('no rollbacks in state waiting-for-lock in namespace default\n');
+  });
+
   it('exits 2 for an unknown state', async () => {
     const run = await promote(env, 'list', '--state', 'done');
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain('expected one of running, awaiting-approval, completed');
+    expect(run.stderr).toContain('expected one of running, awaiting-approval, waiting-for-lock, completed');
   });
 });
 
@@ -401,7 +469,7 @@ describe('promote rollback', () => {
     }
     expect(status?.targetDigest).toBe(digests[0]);
 
-    const approval = await promote(env, 'approve', json.rollbackId, '--as', 'bob', '--digest', digests[0]);
+    const approval = await promote(env, 'approve', json.rollbackId, '--as', 'bob', '--digest', digests[0].slice(0, 19));
     expect(approval.code).toBe(0);
     expect(approval.stdout).toContain(`approved   ${json.rollbackId} stage prod as bob\n`);
 
@@ -420,12 +488,26 @@ describe('promote rollback', () => {
   });
 
   it('prints the rollback ID and the approval it needs as text', async () => {
-    const run = await promote(env, 'rollback', '--pipeline', pipelineFile, 'prod', '--to', digests[1]);
+    const run = await promote(env, 'rollback', '--pipeline', pipelineFile, 'prod', '--to', digests[1].slice(0, 19));
     expect(run.code).toBe(0);
     const id = /^rollback {2}(rollback-web-prod-\S+)$/m.exec(run.stdout)?.[1];
     expect(id).toBeDefined();
     expect(run.stdout).toContain(`target    ${digests[1]}\n`);
     expect(run.stdout).toContain(`approval  needs 1 of alice, bob, ci-bot: promote approve ${id} --stage prod`);
+
+    // Visibility records follow a workflow's search attributes about a second later.
+    let waiting: { kind: string; workflowId: string; rollbackId?: string; digest?: string }[] = [];
+    await waitUntil('the waiting rollback to reach visibility', async () => {
+      waiting = (await promoteJson<typeof waiting>(env, 'list', '--state', 'awaiting-approval')).json;
+      return waiting.length === 1;
+    });
+    expect(waiting[0]).toEqual(
+      expect.objectContaining({ kind: 'rollback', workflowId: id, rollbackId: id, digest: digests[1] }),
+    );
+    const table = await promote(env, 'list', '--state', 'awaiting-approval');
+    expect(table.stdout).toMatch(
+      new RegExp(`^${id} +rollback +awaiting-approval +prod +${digests[1].slice(0, 19)} `, 'm'),
+    );
 
     const rejection = await promote(env, 'reject', id!, '--as', 'alice', '--digest', digests[1]);
     expect(rejection.code).toBe(0);
@@ -439,6 +521,7 @@ describe('promote rollback', () => {
       [['--to', unknown, '--wait'], `digest ${unknown} does not appear in the ledger`],
       [['--to', digests[0]], `the environment tag already points at ${digests[0]}`],
       [[], `no promoted digest other than ${digests[0]} precedes it in the ledger`],
+      [['--to', 'sha256:000000000000'], '--to sha256:000000000000 matches no digest in the ledger'],
     ];
     for (const [flags, reason] of cases) {
       const run = await promote(env, 'rollback', '--pipeline', pipelineFile, 'prod', ...flags);
@@ -446,6 +529,9 @@ describe('promote rollback', () => {
       expect(run.stderr).toContain(`promote: cannot roll back web/prod: ${reason}`);
       expect(run.stdout).toBe('');
     }
+    const short = await promote(env, 'rollback', '--pipeline', pipelineFile, 'prod', '--to', digests[0].slice(0, 15));
+    expect(short.code).toBe(2);
+    expect(short.stderr).toContain(`promote: --to ${digests[0].slice(0, 15)}: a digest prefix needs at least 12 hex`);
     expect((await client.workflow.count(rollbacks)).count).toBe(before);
   });
 });

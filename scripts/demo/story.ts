@@ -186,7 +186,7 @@ export class Story {
   }
 
   private async showList(): Promise<void> {
-    const args = ['list', '--pipeline', this.stack.pipelineFile];
+    const args = ['list', '--kind', 'release', '--pipeline', this.stack.pipelineFile];
     const { value } = await this.stack.cli.json<{ releaseId: string; state: string }[]>(args);
     const counts = new Map<string, number>();
     for (const release of value) {

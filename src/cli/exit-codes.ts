@@ -5,7 +5,7 @@ import { BadCopyInputError } from './copy';
 import { CredentialConfigError } from '../oci/auth/credentials';
 import { InvalidDigestError, InvalidReferenceError, RegistryError } from '../oci/errors';
 import { InvalidTemporalConfigError, isUnavailableError, TemporalUnreachableError } from '../temporal/client';
-import { ReleaseAlreadyEndedError } from '../temporal/releases';
+import { ReleaseAlreadyEndedError, SourceTagMismatchError } from '../temporal/releases';
 
 /** Exit codes of `promote`, for CI scripts to branch on. */
 export const ExitCode = {
@@ -71,6 +71,7 @@ export function exitCodeOf(error: unknown): ExitCode {
     error instanceof InvalidDigestError ||
     error instanceof InvalidTemporalConfigError ||
     error instanceof ReleaseAlreadyEndedError ||
+    error instanceof SourceTagMismatchError ||
     error instanceof NamespaceNotFoundError ||
     error instanceof WorkflowNotFoundError ||
     error instanceof WorkflowUpdateFailedError

@@ -4,7 +4,7 @@ import { parseDigest } from '../oci/digest';
 import { Reference } from '../oci/reference';
 import { evaluateTrigger, needsImageFacts, type RuleEvaluation } from '../policy/evaluate';
 import { gatherImageFacts, type ImageSource } from '../policy/facts';
-import { ReleaseAlreadyEndedError } from '../temporal/releases';
+import { ReleaseAlreadyEndedError, SourceTagMismatchError } from '../temporal/releases';
 import type { ReleaseInput } from '../../workflows/messages';
 
 /** A manifest pushed to a repository, noticed through a registry notification or by polling its tags. */
@@ -90,6 +90,10 @@ export async function handlePush(context: PushContext, pipeline: Pipeline, push:
         workflowId: error.workflowId,
         note: 'this digest was released before; a push does not release it again',
       };
+    }
+    if (error instanceof SourceTagMismatchError) {
+      // A later push moved the tag on; that push starts its own release.
+      return { ...decision, note: 'the tag points at another digest now, so this push starts no release' };
     }
     throw error;
   }

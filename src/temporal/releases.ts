@@ -78,6 +78,21 @@ export class ReleaseAlreadyEndedError extends Error {
   }
 }
 
+/**
+ * Thrown when a source written as `repository:tag@digest` names a tag that points at another digest, or at nothing.
+ * The tag feeds `%n` tag templates and `when` tag rules, so a release must not carry a tag its image never had.
+ */
+export class SourceTagMismatchError extends Error {
+  constructor(source: string, tagged: string | undefined) {
+    super(
+      `source ${source}: the tag ${tagged === undefined ? 'does not exist' : `points at ${tagged}`}, not at the ` +
+        'digest given; expected a tag that names the digest (as CI pushed it), or the digest alone (then %n ' +
+        'renders as latest and tag rules see no tag)',
+    );
+    this.name = 'SourceTagMismatchError';
+  }
+}
+
 function describeEnding(status: string, outcome?: ReleaseOutcome): string {
   if (outcome === undefined) {
     return status.toLowerCase();
@@ -116,6 +131,12 @@ export async function startRelease(
   const reference = Reference.parse(options.source);
   const descriptor = await registry.resolve(reference);
   const digest = descriptor.digest;
+  if (reference.tag !== undefined && reference.digest !== undefined) {
+    const tagged = await registry.getTagDigest(reference.withTag(reference.tag));
+    if (tagged !== digest) {
+      throw new SourceTagMismatchError(options.source, tagged);
+    }
+  }
   const pinned = reference.withDigest(digest).toString();
   const workflowId = releaseWorkflowId(options.pipeline.name, digest);
   const input: ReleaseInput = {

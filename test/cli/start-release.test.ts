@@ -175,3 +175,19 @@ stages:
     `promote: digest ${digest} was already released (${id}, failed in stage test); use --force to release it again\n`,
   );
 });
+
+test('start of tag@digest whose tag moved on exits 2', async () => {
+  const older = await pushVersion('app/dev', 'older');
+  const newer = await pushVersion('app/dev', 'newer');
+  const file = writePipelineFile(dir, 'app-moved.yaml', appPipeline());
+
+  const run = await promote(env, 'start', '--pipeline', file, `${registry.host}/app/dev:latest@${older}`);
+
+  expect(run.code).toBe(2);
+  expect(run.stderr).toContain(
+    `source ${registry.host}/app/dev:latest@${older}: the tag points at ${newer}, not at the digest given; ` +
+      'expected a tag that names the digest',
+  );
+  const id = `release-app-${older.replace('sha256:', '')}`;
+  await expect(client.workflow.getHandle(id).describe()).rejects.toThrow();
+});

@@ -138,8 +138,14 @@ describe('notification endpoint', () => {
   let body: string;
 
   beforeAll(async () => {
-    // Pushed without a tag, so the registry's own notification matches no trigger.
-    const image = await pushImage(registry, 'dev/web', { layers: [{ files: [{ path: 'g', content: '6' }] }] });
+    // The tag exists, as it does for a real push. The registry's own notification of this push may start the release
+    // first, which the tests below treat like any earlier notification of the same push.
+    const image = await pushImage(
+      registry,
+      'dev/web',
+      { layers: [{ files: [{ path: 'g', content: '6' }] }] },
+      'v9.9.9',
+    );
     digest = image.digest;
     body = JSON.stringify({
       events: [
@@ -208,6 +214,29 @@ describe('notification endpoint', () => {
     expect(status).toBe(200);
     expect(json).toMatchObject({ decisions: [{ digest: missing, retryable: false }] });
     expect(await releasesOf(missing)).toBe(0);
+  });
+
+  it('starts nothing for a push whose tag moved on', async () => {
+    const older = await pushImage(registry, 'dev/web', { layers: [{ files: [{ path: 'o', content: '1' }] }] });
+    await pushImage(registry, 'dev/web', { layers: [{ files: [{ path: 'n', content: '2' }] }] }, 'v3.1.0');
+    // The notification of a push of the older image under the tag, arriving after the newer push.
+    const late = JSON.stringify({
+      events: [{ action: 'push', target: { digest: older.digest, repository: 'dev/web', tag: 'v3.1.0' } }],
+    });
+
+    const { status, json } = await post({ 'content-type': EVENTS_TYPE, authorization: SECRET }, late);
+
+    expect(status).toBe(200);
+    expect(json).toMatchObject({
+      decisions: [
+        {
+          digest: older.digest,
+          started: false,
+          note: 'the tag points at another digest now, so this push starts no release',
+        },
+      ],
+    });
+    expect(await releasesOf(older.digest)).toBe(0);
   });
 
   it('starts one release for a repeated notification', async () => {

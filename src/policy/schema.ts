@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { byteSizeSchema } from './byte-size';
-import { textConditionSchema } from './text-condition';
+import { tagConditionSchema, textConditionSchema } from './text-condition';
 
 const PLATFORM_PATTERN = /^[a-z0-9_.-]+\/[a-z0-9_.-]+(?:\/[a-z0-9_.-]+)?$/;
 const DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$|^sha512:[0-9a-f]{128}$/;
@@ -87,7 +87,7 @@ export const policyRuleSchema = z
     /** Name shown in messages next to the rule's path. */
     name: z.string().min(1).optional(),
     /** Condition on the tag the image was pushed under; a push by digest alone has no tag and fails it. */
-    tag: textConditionSchema.optional(),
+    tag: tagConditionSchema.optional(),
     /** The only digest that passes. */
     digest: z.string().regex(DIGEST_PATTERN, 'expected a digest, sha256:<64 lowercase hex>').optional(),
     /** Conditions read from the image itself. */

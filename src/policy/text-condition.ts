@@ -169,3 +169,41 @@ export const textConditionSchema = z
     checkTextCondition(value, [], 0, (path, message) => context.addIssue({ code: 'custom', message, path }));
   })
   .transform(normalize);
+
+/** Characters a tag consists of (OCI distribution spec); any other character cannot be part of a tag. */
+const TAG_CHARACTERS = /^[A-Za-z0-9_.-]*$/;
+
+/** Reports the literal operands of a loaded condition that no tag can equal, start or end with. */
+function checkTagLiterals(condition: TextCondition, path: Path, report: Report): void {
+  if ('all' in condition) {
+    condition.all.forEach((item, index) => checkTagLiterals(item, [...path, 'all', index], report));
+    return;
+  }
+  if ('any' in condition) {
+    condition.any.forEach((item, index) => checkTagLiterals(item, [...path, 'any', index], report));
+    return;
+  }
+  if ('not' in condition) {
+    checkTagLiterals(condition.not, [...path, 'not'], report);
+    return;
+  }
+  if ('matches' in condition) {
+    return;
+  }
+  const [operator, literal] = Object.entries(condition)[0];
+  if (!TAG_CHARACTERS.test(literal)) {
+    report(
+      path,
+      `${operator} ${JSON.stringify(literal)} can never hold for a tag, which contains only letters, digits, ` +
+        `'_', '.' and '-'; for a regular expression write { matches: ${JSON.stringify(literal)} }`,
+    );
+  }
+}
+
+/**
+ * A condition on a tag: a text condition whose literals must be possible in a tag, because a regular expression
+ * written as a plain string (`tag: "^v"`) is read as `equals` and would stop every release without a word.
+ */
+export const tagConditionSchema = textConditionSchema.superRefine((condition, context) => {
+  checkTagLiterals(condition, [], (path, message) => context.addIssue({ code: 'custom', message, path }));
+});

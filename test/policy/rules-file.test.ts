@@ -140,6 +140,17 @@ events:
     ],
     ['unknown rule field', withPipeline(`triggers:\n  - tags: latest\n`), 'triggers[0]: unknown field "tags"'],
     [
+      'regular expression written as a plain tag string',
+      withProdWhen(`when:\n  tag: '^v[0-9]+$'\n`),
+      'stages[2].when.tag: equals "^v[0-9]+$" can never hold for a tag, which contains only letters, digits, ' +
+        `'_', '.' and '-'; for a regular expression write { matches: "^v[0-9]+$" }`,
+    ],
+    [
+      'impossible prefix deep in a list',
+      withPipeline(`triggers:\n  - tag: { any: [latest, { startsWith: 'v*' }] }\n`),
+      'triggers[0].tag.any[1]: startsWith "v*" can never hold for a tag',
+    ],
+    [
       'malformed digest',
       withPipeline(`triggers:\n  - digest: sha256:abc\n`),
       'triggers[0].digest: expected a digest, sha256:<64 lowercase hex>',

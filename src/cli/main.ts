@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError } from 'commander';
 
@@ -53,6 +55,7 @@ const SUBCOMMANDS: Subcommand[] = [
 export async function buildProgram(argv?: string[]): Promise<Command> {
   const program = new Command('promote')
     .description('Promote container images by digest through pipeline stages')
+    .version(packageVersion(), '--version', 'print the version of promote')
     .showHelpAfterError()
     .exitOverride();
   const requested = argv?.[2];
@@ -71,6 +74,27 @@ export async function buildProgram(argv?: string[]): Promise<Command> {
 function jsonRequested(argv: string[]): boolean {
   const end = argv.indexOf('--');
   return argv.slice(2, end < 0 ? undefined : end).includes('--json');
+}
+
+/**
+ * Returns the version in this project's package.json, found by walking up from this file, which runs from `src/cli`
+ * under tsx and from `dist/src/cli` when built.
+ */
+function packageVersion(): string {
+  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    try {
+      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (manifest.name === 'image-promoter' && manifest.version) {
+        return manifest.version;
+      }
+    } catch {
+      // No package.json here: look in the parent folder.
+    }
+  }
+  return 'unknown';
 }
 
 /** Runs the program and maps a thrown error to a message on stderr and an exit code. */

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { errorMessage } from '../../src/cli/action';
@@ -63,6 +65,15 @@ describe('exitCodeOf', () => {
     for (const name of ['copy', 'start', 'approve', 'reject', 'status', 'list', 'history', 'rollback', 'worker']) {
       expect(run.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
     }
+  });
+
+  it('is 0 for promote --version, which prints the package version', async () => {
+    const { version } = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    const run = await promote(promoteEnvironment('127.0.0.1:1'), '--version');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`${version}\n`);
   });
 });
 

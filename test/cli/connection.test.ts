@@ -202,7 +202,7 @@ describe('promote connection settings', () => {
     const run = await promote(env, 'list', '--profile', 'local');
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain("no releases match WorkflowType = 'releaseWorkflow'");
+    expect(run.stdout).toContain('no releases or rollbacks in namespace default');
   });
 
   it('prefers --address to TEMPORAL_ADDRESS', async () => {

@@ -1,4 +1,5 @@
 import { Client } from '@temporalio/client';
+import type { Logger } from '@temporalio/common';
 import { type NativeConnection } from '@temporalio/worker';
 import { type Command } from 'commander';
 import { DockerConfigCredentials } from '../oci/auth/docker-config';
@@ -7,6 +8,7 @@ import { TASK_QUEUE } from '../temporal/constants';
 import { registerSearchAttributes, searchAttributeCreateCommand } from '../temporal/search-attribute-setup';
 import { createWorker } from '../temporal/worker';
 import { runAction } from './action';
+import { installWorkerLogger } from './worker-log';
 import { CliError, ExitCode } from './exit-codes';
 import { addCommonOptions, type ConnectionOptionValues, connectionFlagsOf, parsePositiveInteger } from './options';
 import { collectRegistryHost } from './registry-option';
@@ -38,29 +40,22 @@ function hookEnvironment(names: string[]): Record<string, string> {
   return environment;
 }
 
-function log(message: string, fields: Record<string, unknown> = {}): void {
-  const details = Object.entries(fields)
-    .map(([key, value]) => `${key}=${String(value)}`)
-    .join(' ');
-  process.stderr.write(`${new Date().toISOString()} ${message}${details ? ` ${details}` : ''}\n`);
-}
-
 /**
  * Registers the search attributes that start and list use. A worker still runs when it may not register them (a
  * cluster or Temporal Cloud where an operator does), so the warning names the command an operator can run.
  */
-async function ensureSearchAttributes(connection: NativeConnection, namespace: string): Promise<void> {
+async function ensureSearchAttributes(connection: NativeConnection, namespace: string, log: Logger): Promise<void> {
   const command = `'${searchAttributeCreateCommand(namespace)}'`;
   try {
     const outcome = await registerSearchAttributes(connection, namespace);
     if (outcome === 'permission-denied') {
-      log('Warning: no permission to register the search attributes; start and list fail until they exist', {
+      log.warn('No permission to register the search attributes; start and list fail until they exist', {
         namespace,
         command,
       });
     }
   } catch (error) {
-    log('Warning: registering the search attributes failed; start and list fail until they exist', {
+    log.warn('Registering the search attributes failed; start and list fail until they exist', {
       namespace,
       error: (error as Error).message,
       command,
@@ -75,12 +70,13 @@ async function ensureSearchAttributes(connection: NativeConnection, namespace: s
 async function runWorker(options: WorkerOptionValues): Promise<void> {
   const settings = resolveTemporalSettings(connectionFlagsOf(options));
   const hookEnv = hookEnvironment(options.hookEnv);
+  const log = installWorkerLogger(Boolean(options.json));
   // A broken docker config would otherwise show only when the first release reaches a registry.
   await new DockerConfigCredentials().check();
   const connection = await connectWorkerConnection(settings);
   const client = new Client({ connection, namespace: settings.namespace });
   try {
-    await ensureSearchAttributes(connection, settings.namespace);
+    await ensureSearchAttributes(connection, settings.namespace, log);
     const worker = await createWorker({
       connection,
       client,
@@ -90,14 +86,14 @@ async function runWorker(options: WorkerOptionValues): Promise<void> {
       hookEnvironment: hookEnv,
       maxConcurrentActivities: options.maxConcurrentActivities,
     });
-    log('Worker started', {
+    log.info('Worker started', {
       address: settings.address,
       namespace: settings.namespace,
       taskQueue: options.taskQueue,
       pid: process.pid,
     });
     await worker.run();
-    log('Worker stopped', { taskQueue: options.taskQueue });
+    log.info('Worker stopped', { taskQueue: options.taskQueue });
   } finally {
     await connection.close();
   }

@@ -537,9 +537,31 @@ describe('promote rollback', () => {
 });
 
 describe('promote worker', () => {
+  it('logs one line per entry, without colour codes', () => {
+    const lines = worker.output().split('\n');
+    const started = lines.filter((line) => line.includes(' INFO Release started '));
+    expect(started.length).toBeGreaterThan(0);
+    expect(started[0]).toMatch(/ workflowId=release-web-[0-9a-f]{64} .* pipeline=web digest=sha256:[0-9a-f]{64} /);
+    expect(worker.output()).not.toContain('\u001b[');
+  });
+
   it('stops cleanly on SIGTERM', async () => {
     const result = await worker.stop();
     expect(result).toEqual({ code: 0, signal: null });
-    expect(worker.output()).toContain('Worker stopped taskQueue=image-promoter');
+    expect(worker.output()).toContain('INFO Worker stopped taskQueue=image-promoter');
+  });
+
+  it('logs JSON lines with --json', async () => {
+    const jsonWorker = await startPromoteWorker(env, '--json');
+    const result = await jsonWorker.stop();
+    const lines = jsonWorker.output().trim().split('\n');
+
+    expect(result).toEqual({ code: 0, signal: null });
+    const entries = lines.map((line) => JSON.parse(line) as { level: string; message: string; taskQueue?: string });
+    expect(entries.map((entry) => entry.message)).toEqual(expect.arrayContaining(['Worker started', 'Worker stopped']));
+    expect(entries.find((entry) => entry.message === 'Worker started')).toMatchObject({
+      level: 'INFO',
+      taskQueue: 'image-promoter',
+    });
   });
 });

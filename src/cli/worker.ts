@@ -70,9 +70,11 @@ async function ensureSearchAttributes(connection: NativeConnection, namespace: s
 async function runWorker(options: WorkerOptionValues): Promise<void> {
   const settings = resolveTemporalSettings(connectionFlagsOf(options));
   const hookEnv = hookEnvironment(options.hookEnv);
-  const log = installWorkerLogger(Boolean(options.json));
   // A broken docker config would otherwise show only when the first release reaches a registry.
   await new DockerConfigCredentials().check();
+  // Input is checked before the SDK's runtime exists: an error between installing the runtime and connecting left
+  // the process running.
+  const log = installWorkerLogger(Boolean(options.json));
   const connection = await connectWorkerConnection(settings);
   const client = new Client({ connection, namespace: settings.namespace });
   try {

@@ -88,7 +88,7 @@ beforeAll(async () => {
   [temporal, registry, bundle] = await Promise.all([
     startTemporalServer(),
     startRegistry(),
-    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows/watch') }),
+    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows/watch'), logger: new DefaultLogger('WARN') }),
   ]);
   connection = await connectTemporal(temporal.address);
   client = new Client({ connection });

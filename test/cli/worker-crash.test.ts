@@ -97,7 +97,16 @@ stages:
   );
   first.process.kill('SIGKILL');
   const killed = await first.exited;
-  const bytesBeforeKill = proxy.bodyBytes(TEST_UPLOADS);
+  // Bytes the killed worker had written are still in the socket buffers and reach the proxy for a moment after the
+  // exit, so the count is read once it stops growing.
+  let bytesBeforeKill = proxy.bodyBytes(TEST_UPLOADS);
+  await waitUntil('the proxy to read what the killed worker sent', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const now = proxy.bodyBytes(TEST_UPLOADS);
+    const settled = now === bytesBeforeKill;
+    bytesBeforeKill = now;
+    return settled;
+  });
 
   expect(killed.signal).toBe('SIGKILL');
   expect(bytesBeforeKill).toBeLessThan(imageBytes);

@@ -21,7 +21,7 @@ export interface FollowOptions {
  * Reads a workflow's status until it reaches a final state, and returns that status. A status that cannot be
  * read for a while (a worker restarts, the server restarts) does not end the loop, because the release goes on
  * without this client. Errors about the input, such as an unknown ID, end it, and so does a status query that no
- * worker answered while no worker polls the workflow's task queue: then nothing would ever change.
+ * worker responded to while no worker polls the workflow's task queue, because then nothing would ever change.
  */
 export async function followWorkflow(client: Client, id: string, options: FollowOptions): Promise<WorkflowStatus> {
   const intervalMs = options.intervalMs ?? FOLLOW_INTERVAL_MS;

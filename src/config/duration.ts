@@ -61,8 +61,8 @@ export function durationSchemaWithin(limits: DurationLimits) {
 }
 
 /**
- * The longest wait a pipeline may ask for. Temporal timers take it as it is, so without a bound a typo such as
- * `99999999999999999999d` would become a wait that never ends.
+ * The maximum wait a pipeline may ask for. Without a bound, a typo such as `99999999999999999999d` would be accepted
+ * as a wait of millions of years.
  */
 export const MAX_WAIT = {
   ms: 365 * 86_400_000,

@@ -7,7 +7,7 @@ const TASK_QUEUE_TYPE_WORKFLOW = 1;
 const TASK_QUEUE_KIND_NORMAL = 1;
 
 /**
- * How recently a poller must have been seen to count as a running worker. The server records a poller when a
+ * Age below which a poller counts as a running worker. The server records a poller when a
  * long poll starts and when it ends, and a long poll of an idle worker lasts up to a minute
  * (`matching.longPollExpirationInterval`, server 1.29). A stopped worker stays in the server's list for five
  * minutes (`matching.PollerHistoryTTL`), so its age, not its presence, separates it from a running one.

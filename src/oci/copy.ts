@@ -114,7 +114,7 @@ class GraphCopy {
       listReferrers(this.transport, destination, subject, this.signal),
     );
     if (listed.source === 'tag') {
-      await addToReferrersTag(this.transport, destination, subject, referrers, this.signal);
+      await addToReferrersTag(this.transport, destination, subject, listed.referrers, referrers, this.signal);
     }
     const unseen = referrers.map((referrer) => referrer.digest).filter((digest) => !this.referrersSeen.has(digest));
     unseen.forEach((digest) => this.referrersSeen.add(digest));

@@ -90,7 +90,8 @@ async function readReferrersTag(
 
 /**
  * Adds `added` to the referrers index tagged for `subject` in `repo`, for a registry without the referrers API.
- * Entries the index lists already stay as they are, so adding the same referrers again changes nothing.
+ * `current` is the index's list as listReferrers read it. Entries it has already stay as they are, so adding the
+ * same referrers again changes nothing.
  * NOTE: two writers that add to the same index at once can lose one of the additions, as with every client of the
  * referrers tag scheme. The next copy of the same image adds the lost entry again.
  */
@@ -98,10 +99,10 @@ export async function addToReferrersTag(
   transport: Transport,
   repo: Reference,
   subject: Digest,
+  current: Descriptor[],
   added: Descriptor[],
   signal?: AbortSignal,
 ): Promise<void> {
-  const current = await readReferrersTag(transport, repo, subject, signal);
   const known = new Set(current.map((referrer) => referrer.digest));
   const missing = added.filter((referrer) => !known.has(referrer.digest));
   if (missing.length === 0) {

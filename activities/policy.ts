@@ -45,7 +45,14 @@ export function releaseStarter(client: Client, registry: RegistryClient, taskQue
     const queue = taskQueue ?? currentActivityTaskQueue();
     const started = await startRelease(
       client,
-      { pipeline: input.pipeline, source: input.source, startedBy: input.startedBy, taskQueue: queue },
+      // A notification can arrive before its tag is readable; the push it reports did write the tag.
+      {
+        pipeline: input.pipeline,
+        source: input.source,
+        startedBy: input.startedBy,
+        taskQueue: queue,
+        allowMissingTag: true,
+      },
       registry,
     );
     return { workflowId: started.workflowId, existing: started.existing };

@@ -33,6 +33,11 @@ export interface StartReleaseOptions {
   force?: boolean;
   /** Default: TASK_QUEUE. */
   taskQueue?: string;
+  /**
+   * Accepts a `tag@digest` source whose tag does not exist (yet). A registry may send the notification of a tagged
+   * push before the tag can be read; a person's `promote start` must name a tag that exists.
+   */
+  allowMissingTag?: boolean;
 }
 
 export interface StartedRelease {
@@ -79,16 +84,16 @@ export class ReleaseAlreadyEndedError extends Error {
 }
 
 /**
- * Thrown when a source written as `repository:tag@digest` names a tag that points at another digest: a later push
- * moved it. The tag feeds `%n` tag templates and `when` tag rules, so a release must not carry a tag its image no
- * longer has. A tag that does not exist is let through, because a registry may send the notification of a tagged
- * push before the tag can be read.
+ * Thrown when a source written as `repository:tag@digest` names a tag that points at another digest (a later push
+ * moved it) or does not exist. The tag feeds `%n` tag templates and `when` tag rules, so a release must not carry a
+ * tag its image does not have.
  */
 export class SourceTagMismatchError extends Error {
-  constructor(source: string, tagged: string) {
+  constructor(source: string, tagged: string | undefined) {
     super(
-      `source ${source}: the tag points at ${tagged}, not at the digest given; expected a tag that names the ` +
-        'digest (as CI pushed it), or the digest alone (then %n renders as latest and tag rules see no tag)',
+      `source ${source}: the tag ${tagged === undefined ? 'does not exist' : `points at ${tagged}`}, not at the ` +
+        'digest given; expected a tag that names the digest (as CI pushed it), or the digest alone (then %n ' +
+        'renders as latest and tag rules see no tag)',
     );
     this.name = 'SourceTagMismatchError';
   }
@@ -134,7 +139,7 @@ export async function startRelease(
   const digest = descriptor.digest;
   if (reference.tag !== undefined && reference.digest !== undefined) {
     const tagged = await registry.getTagDigest(reference.withTag(reference.tag));
-    if (tagged !== undefined && tagged !== digest) {
+    if (tagged !== digest && !(tagged === undefined && options.allowMissingTag)) {
       throw new SourceTagMismatchError(options.source, tagged);
     }
   }

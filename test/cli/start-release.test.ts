@@ -191,3 +191,13 @@ test('start of tag@digest whose tag moved on exits 2', async () => {
   const id = `release-app-${older.replace('sha256:', '')}`;
   await expect(client.workflow.getHandle(id).describe()).rejects.toThrow();
 });
+
+test('start of tag@digest with a tag never pushed exits 2', async () => {
+  const digest = await pushVersion('app/dev', 'untagged');
+  const file = writePipelineFile(dir, 'app-untagged.yaml', appPipeline());
+
+  const run = await promote(env, 'start', '--pipeline', file, `${registry.host}/app/dev:9.9.9@${digest}`);
+
+  expect(run.code).toBe(2);
+  expect(run.stderr).toContain(`source ${registry.host}/app/dev:9.9.9@${digest}: the tag does not exist`);
+});

@@ -35,18 +35,25 @@ function uploadMethod(value: string): 'put' | 'patch' {
   return value;
 }
 
+/** Returns `1 manifest` or `2 manifests`. */
+function counted(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
 function summary(src: Reference, dst: Reference, result: CopyResult, seconds: number, referrers: boolean): string {
-  const referrerCount = referrers ? `; ${result.referrers} referrers` : '';
+  const referrerCount = referrers ? `; ${counted(result.referrers, 'referrer')}` : '';
   if (result.alreadyPresent) {
+    const repository = dst.withoutIdentifier().toString();
+    const tagged = dst.tag === undefined ? '' : `, and tag ${dst.tag} now points at it`;
     return (
-      `${dst.toString()} had ${result.digest} already, so no blob was sent${referrerCount}; ` +
+      `${repository} had ${result.digest} already, so no blob was sent${tagged}${referrerCount}; ` +
       `done in ${seconds.toFixed(2)} s`
     );
   }
   const { copied, mounted, skipped } = result.blobs;
   const mebibytes = (result.bytesUploaded / (1024 * 1024)).toFixed(1);
   return (
-    `copied ${src.toString()} to ${dst.toString()}: ${result.manifests} manifests${referrerCount}; blobs: ` +
+    `copied ${src.toString()} to ${dst.toString()}: ${counted(result.manifests, 'manifest')}${referrerCount}; blobs: ` +
     `${copied} uploaded, ${mounted} mounted, ${skipped} already present; ${mebibytes} MiB uploaded in ` +
     `${seconds.toFixed(2)} s`
   );

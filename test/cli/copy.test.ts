@@ -108,7 +108,9 @@ test('second copy says the destination had the image', async () => {
   const json = await promote('copy', '--json', ...args);
 
   expect(again.code).toBe(0);
-  expect(again.stderr).toContain(`${destination.host}/prod/twice:v1 had ${index.digest} already, so no blob was sent`);
+  expect(again.stderr).toContain(
+    `${destination.host}/prod/twice had ${index.digest} already, so no blob was sent, and tag v1 now points at it`,
+  );
   expect(JSON.parse(json.stdout)).toMatchObject({ digest: index.digest, alreadyPresent: true, bytesUploaded: 0 });
 });
 

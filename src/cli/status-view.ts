@@ -168,9 +168,9 @@ export function failedHookOutputFacts(stage: StageStatus, releaseId: string): Fa
       .split('\n')
       .map((line) => line.trimEnd().split('\r').at(-1) ?? '')
       .filter((line) => line.length > 0);
-    const shown = lines.slice(-HOOK_OUTPUT_LINES);
-    shown.forEach((line, index) => facts.push([index === 0 ? `hook ${hook.name} output` : '', line]));
-    if (shown.length > 0 && (shown.length < lines.length || hook.outputTruncated)) {
+    const lastLines = lines.slice(-HOOK_OUTPUT_LINES);
+    lastLines.forEach((line, index) => facts.push([index === 0 ? `hook ${hook.name} output` : '', line]));
+    if (lastLines.length > 0 && (lastLines.length < lines.length || hook.outputTruncated)) {
       facts.push(['', `(earlier lines: promote status ${releaseId} --json)`]);
     }
   }

@@ -75,9 +75,9 @@ export class TokenCache {
   }
 
   private broaderEntry(registry: string, scopes: readonly string[]): Entry | undefined {
-    const wanted = accessOf(scopes);
+    const requested = accessOf(scopes);
     for (const entry of this.entries.values()) {
-      if (entry.registry === registry && this.now() < entry.expiresAt && covers(entry.access, wanted)) {
+      if (entry.registry === registry && this.now() < entry.expiresAt && covers(entry.access, requested)) {
         return entry;
       }
     }
@@ -100,8 +100,8 @@ function accessOf(scopes: readonly string[]): Map<string, Set<string>> {
   return access;
 }
 
-function covers(granted: Map<string, Set<string>>, wanted: Map<string, Set<string>>): boolean {
-  for (const [resource, actions] of wanted) {
+function covers(granted: Map<string, Set<string>>, requested: Map<string, Set<string>>): boolean {
+  for (const [resource, actions] of requested) {
     const available = granted.get(resource);
     if (!available || [...actions].some((action) => !available.has(action) && !available.has('*'))) {
       return false;

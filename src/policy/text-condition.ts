@@ -191,6 +191,10 @@ function checkTagLiterals(condition: TextCondition, path: Path, report: Report):
     return;
   }
   const [operator, literal] = Object.entries(condition)[0];
+  if (operator === 'equals' && literal === '') {
+    report(path, 'equals "" can never hold for a tag, which has at least one character; expected a tag, e.g. latest');
+    return;
+  }
   if (!TAG_CHARACTERS.test(literal)) {
     report(
       path,

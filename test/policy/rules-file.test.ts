@@ -146,6 +146,11 @@ events:
         `'_', '.' and '-'; for a regular expression write { matches: "^v[0-9]+$" }`,
     ],
     [
+      'empty tag',
+      withProdWhen(`when:\n  tag: ''\n`),
+      'stages[2].when.tag: equals "" can never hold for a tag, which has at least one character',
+    ],
+    [
       'impossible prefix deep in a list',
       withPipeline(`triggers:\n  - tag: { any: [latest, { startsWith: 'v*' }] }\n`),
       'triggers[0].tag.any[1]: startsWith "v*" can never hold for a tag',
